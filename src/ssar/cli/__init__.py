@@ -1,0 +1,1 @@
+"""The ``ssar`` command line (Typer)."""

@@ -1,0 +1,1 @@
+"""The directory: users, nested groups, notification addresses, SCIM 2.0."""

@@ -1,0 +1,71 @@
+"""The composition root: builds every service from the settings, once per process.
+
+Services declare the narrow things they need in their constructors (database, clock, keys,
+settings); only this module knows how to build them.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from ssar.clock import Clock, SystemClock
+from ssar.config import Settings
+from ssar.keys import SecretKey, SigningKey
+from ssar.notify.outbox import SmtpSender
+from ssar.store.db import Database
+from ssar.store.migrate import upgrade
+
+if TYPE_CHECKING:
+    from ssar.directory.service import DirectoryService
+    from ssar.signin.service import SigninService
+
+
+class Registry:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+
+    @cached_property
+    def database(self) -> Database:
+        return Database(self.settings.database_url)
+
+    def migrate(self) -> None:
+        upgrade(self.database.engine)
+
+    @cached_property
+    def secret_key(self) -> SecretKey:
+        return SecretKey.load_or_create(self.settings.resolved_secret_key_file)
+
+    @cached_property
+    def signing_key(self) -> SigningKey:
+        return SigningKey.load_or_create(self.settings.resolved_signing_key_file)
+
+    @cached_property
+    def mail_sender(self) -> SmtpSender | None:
+        if not self.settings.smtp_url:
+            return None
+        return SmtpSender(self.settings.smtp_url, self.settings.mail_from)
+
+    # --- services (each package adds its own factory here) ---------------------------------
+
+    @cached_property
+    def directory(self) -> DirectoryService:
+        from ssar.directory.service import DirectoryService
+
+        return DirectoryService(database=self.database, clock=self.clock)
+
+    @cached_property
+    def signin(self) -> SigninService:
+        from ssar.signin.service import SigninService
+
+        return SigninService(
+            database=self.database,
+            clock=self.clock,
+            settings=self.settings,
+            secret_key=self.secret_key,
+        )
+
+    def close(self) -> None:
+        if "database" in self.__dict__:
+            self.database.dispose()

@@ -1,0 +1,1 @@
+"""Sign-in: passkeys (WebAuthn), TOTP, Temporary Access Passes, sessions."""

@@ -1,0 +1,248 @@
+"""Table mappings. These are persistence rows, not API schemas (those live in each package).
+
+Migrations in ``migrations/versions`` mirror this module; ``tests/integration/test_migrations.py``
+fails when they drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ssar.store.types import UTCDateTime, new_id
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+# --- directory -------------------------------------------------------------------------------
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(256))
+    # lower-cased, NFC-normalised username: the unique key sign-in looks up
+    username_key: Mapped[str] = mapped_column(String(256), unique=True)
+    given_name: Mapped[str] = mapped_column(String(256))
+    family_name: Mapped[str] = mapped_column(String(256))
+    display_name: Mapped[str] = mapped_column(String(512))
+    employee_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(256))
+    birthdate: Mapped[str | None] = mapped_column(String(10))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    privileged: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class UserEmailRow(Base):
+    """An address of a user; ``notify`` marks the notification addresses (R5, R27)."""
+
+    __tablename__ = "user_emails"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(32), default="work")
+    primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    notify: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    __table_args__ = (UniqueConstraint("user_id", "address"),)
+
+
+class GroupRow(Base):
+    __tablename__ = "groups"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(256))
+    name_key: Mapped[str] = mapped_column(String(256), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class GroupMemberRow(Base):
+    """A user directly in a group."""
+
+    __tablename__ = "group_members"
+
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class GroupNestingRow(Base):
+    """A group directly inside another group; membership is transitive through these edges."""
+
+    __tablename__ = "group_nesting"
+
+    parent_id: Mapped[str] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    child_id: Mapped[str] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+# --- sign-in ---------------------------------------------------------------------------------
+
+
+class AuthMethodRow(Base):
+    """Every sign-in method ever bound to a user. Removal sets ``revoked_at``; rows are kept as
+    the record of what was bound. Typed columns are filled for their ``type`` only."""
+
+    __tablename__ = "auth_methods"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(16))  # passkey | totp | tap
+    label: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(64))
+    # set when the method was registered in a session that signed in with a TAP
+    registered_with_method_id: Mapped[str | None] = mapped_column(String(36))
+    # passkey
+    credential_id: Mapped[bytes | None] = mapped_column(LargeBinary(1024), unique=True)
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary(2048))
+    sign_count: Mapped[int | None] = mapped_column(BigInteger)
+    transports: Mapped[list[str] | None] = mapped_column(JSON)
+    aaguid: Mapped[str | None] = mapped_column(String(36))
+    backed_up: Mapped[bool | None] = mapped_column(Boolean)
+    # totp: the shared secret, encrypted with a key derived from the secret key
+    secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary(256))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # tap: keyed hash only (R25)
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None]
+    one_time: Mapped[bool | None] = mapped_column(Boolean)
+    used_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_auth_methods_user_type", "user_id", "type"),)
+
+
+class SessionRow(Base):
+    """A browser session. The cookie carries a random token; only its keyed hash is stored."""
+
+    __tablename__ = "sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    method_id: Mapped[str | None] = mapped_column(String(36))
+    method_type: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    authenticated_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+
+
+class WebAuthnChallengeRow(Base):
+    """A WebAuthn challenge, single use (R28), bound to the browser that asked for it."""
+
+    __tablename__ = "webauthn_challenges"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # registration | authentication
+    binding_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+
+
+class ApiTokenRow(Base):
+    """Bearer tokens for the admin API and SCIM; only a keyed hash is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(128))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(256))  # space-separated
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+# --- notifications and audit ---------------------------------------------------------------
+
+
+class OutboxRow(Base):
+    """A message queued in the same transaction as the change it reports; sent after commit."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(512))
+    body_text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(512))
+
+
+class AuditEventRow(Base):
+    """One append-only, hash-chained audit event (R30)."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    at: Mapped[datetime] = mapped_column(index=True)
+    type: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(256))
+    user_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHeadRow(Base):
+    """The single row that appenders lock, so the chain has one order across processes."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,69 @@
+"""The ASGI application: one FastAPI app with the pages, the public and admin APIs and SCIM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from ssar.config import Settings
+from ssar.logging import configure_logging
+from ssar.registry import Registry
+from ssar.web.deps import RegistryDep
+from ssar.web.problems import install_problem_handlers
+from ssar.web.security import SecurityHeadersMiddleware
+
+HERE = Path(__file__).parent
+
+
+def create_app(registry: Registry) -> FastAPI:
+    app = FastAPI(
+        title="SSAR",
+        version="0.1.0",
+        description="Self-service account recovery by identity proofing.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.registry = registry
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals["settings"] = registry.settings
+    app.state.templates = templates
+    install_problem_handlers(app)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=registry.settings.https)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/healthz", tags=["service"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["service"])
+    def readyz(registry: RegistryDep) -> Response:
+        if registry.database.ping():
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+
+    @app.get("/.well-known/jwks.json", tags=["service"])
+    def jwks(registry: RegistryDep) -> dict[str, Any]:
+        return {"keys": [registry.signing_key.public_jwk()]}
+
+    from ssar.admin.api import router as admin_router
+    from ssar.directory.scim import router as scim_router
+    from ssar.web.pages import router as pages_router
+
+    app.include_router(scim_router)
+    app.include_router(admin_router)
+    app.include_router(pages_router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (``ssar serve``): settings from the environment."""
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    registry = Registry(settings)
+    registry.migrate()
+    return create_app(registry)
