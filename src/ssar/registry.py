@@ -17,6 +17,7 @@ from ssar.store.db import Database
 from ssar.store.migrate import upgrade
 
 if TYPE_CHECKING:
+    from ssar.admin.tokens import ApiTokenService
     from ssar.directory.service import DirectoryService
     from ssar.signin.service import SigninService
 
@@ -48,6 +49,12 @@ class Registry:
         return SmtpSender(self.settings.smtp_url, self.settings.mail_from)
 
     # --- services (each package adds its own factory here) ---------------------------------
+
+    @cached_property
+    def api_tokens(self) -> ApiTokenService:
+        from ssar.admin.tokens import ApiTokenService
+
+        return ApiTokenService(database=self.database, clock=self.clock, secret_key=self.secret_key)
 
     @cached_property
     def directory(self) -> DirectoryService:

@@ -56,12 +56,13 @@ def serve(
 
 
 def _register_subcommands() -> None:
-    from ssar.cli import demo, directory, tap, tokens
+    from ssar.cli import credential, demo, directory, tap, tokens
 
     app.add_typer(directory.users_app, name="users")
     app.add_typer(directory.groups_app, name="groups")
     app.add_typer(tap.app, name="tap")
     app.add_typer(tokens.app, name="tokens")
+    app.add_typer(credential.app, name="credential")
     app.command("demo")(demo.demo)
 
 
