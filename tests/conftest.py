@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from ssar.clock import FixedClock
 from ssar.config import Settings
@@ -54,7 +55,7 @@ class PostgresDatabases:
 
     def __init__(self, url: str) -> None:
         self.url = make_url(normalise_url(url))
-        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
         self.template = f"ssar_tpl_{uuid.uuid4().hex[:10]}"
         with self.admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{self.template}"'))

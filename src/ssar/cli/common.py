@@ -29,6 +29,16 @@ EXIT_NEGATIVE = 1
 EXIT_USAGE = 2
 
 
+# registries opened by the running command; the root command closes them when it ends (also
+# under CliRunner, where the process lives on and leaked connections would pile up)
+_opened: list[Registry] = []
+
+
+def close_opened_registries() -> None:
+    while _opened:
+        _opened.pop().close()
+
+
 def load_settings() -> Settings:
     try:
         return Settings()
@@ -41,6 +51,7 @@ def open_registry(*, migrate: bool = True) -> Registry:
     """The registry for a CLI command; applies pending migrations first (idempotent, and
     serialised across processes on PostgreSQL)."""
     registry = Registry(load_settings())
+    _opened.append(registry)
     if migrate:
         registry.migrate()
     return registry

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ssar.cli.common import JsonOption, open_registry, print_json
+from ssar.cli.common import JsonOption, close_opened_registries, open_registry, print_json
 from ssar.store.migrate import current_revision
 
 app = typer.Typer(
@@ -15,6 +15,13 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    ctx.call_on_close(close_opened_registries)
+
+
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -56,13 +63,14 @@ def serve(
 
 
 def _register_subcommands() -> None:
-    from ssar.cli import credential, demo, directory, tap, tokens
+    from ssar.cli import audit, credential, demo, directory, tap, tokens
 
     app.add_typer(directory.users_app, name="users")
     app.add_typer(directory.groups_app, name="groups")
     app.add_typer(tap.app, name="tap")
     app.add_typer(tokens.app, name="tokens")
     app.add_typer(credential.app, name="credential")
+    app.add_typer(audit.app, name="audit")
     app.command("demo")(demo.demo)
 
 

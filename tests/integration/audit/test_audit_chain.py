@@ -1,0 +1,98 @@
+"""R30: audit events are append-only and hash-chained; `ssar audit verify` finds any edit or
+deletion, on both databases."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import delete, update
+from typer.testing import CliRunner
+
+from ssar.audit.log import AuditLog, verify_chain
+from ssar.cli.main import app
+from ssar.registry import Registry
+from ssar.store.tables import AuditEventRow
+
+
+def _write_events(registry: Registry, n: int) -> None:
+    for i in range(n):
+        with registry.database.transaction() as session:
+            AuditLog(session).append(
+                "test.event",
+                at=registry.clock.now() + timedelta(seconds=i),
+                actor="test",
+                data={"i": i, "name": "Zoë"},
+            )
+
+
+def _verify_cli(registry: Registry, tmp_path: Path) -> tuple[int, dict[str, object]]:
+    env = {
+        "SSAR_DATABASE_URL": registry.settings.database_url,
+        "SSAR_VAR_DIR": str(tmp_path / "var"),
+    }
+    result = CliRunner().invoke(app, ["audit", "verify", "--json"], env=env)
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_R30_intact_chain_verifies(any_registry: Registry, tmp_path: Path) -> None:
+    _write_events(any_registry, 5)
+    code, report = _verify_cli(any_registry, tmp_path)
+    assert code == 0
+    assert report == {"intact": True, "events": 5, "first_broken_seq": None, "reason": None}
+
+
+def test_R30_edited_event_detected(any_registry: Registry, tmp_path: Path) -> None:
+    _write_events(any_registry, 5)
+    with any_registry.database.transaction() as session:
+        session.execute(update(AuditEventRow).where(AuditEventRow.seq == 3).values(data={"i": 99}))
+    code, report = _verify_cli(any_registry, tmp_path)
+    assert code == 1
+    assert report["first_broken_seq"] == 3
+    assert report["reason"] == "event content changed"
+
+
+def test_R30_deleted_event_detected(any_registry: Registry, tmp_path: Path) -> None:
+    _write_events(any_registry, 5)
+    with any_registry.database.transaction() as session:
+        session.execute(delete(AuditEventRow).where(AuditEventRow.seq == 2))
+    code, report = _verify_cli(any_registry, tmp_path)
+    assert code == 1
+    assert report["first_broken_seq"] == 2
+
+
+def test_R30_deleted_last_event_detected(any_registry: Registry) -> None:
+    _write_events(any_registry, 3)
+    with any_registry.database.transaction() as session:
+        session.execute(delete(AuditEventRow).where(AuditEventRow.seq == 3))
+    with any_registry.database.transaction() as session:
+        result = verify_chain(session)
+    assert not result.intact
+    assert result.reason == "events after the last one deleted"
+
+
+def test_R30_rewritten_chain_with_recomputed_hash_detected(any_registry: Registry) -> None:
+    """An attacker who edits an event and recomputes its hash still breaks the next link."""
+    _write_events(any_registry, 4)
+    from ssar.audit.log import event_hash
+
+    with any_registry.database.transaction() as session:
+        row = session.get(AuditEventRow, 2)
+        assert row is not None
+        row.data = {"i": 1, "name": "Mallory"}
+        row.hash = event_hash(
+            prev_hash=row.prev_hash,
+            seq=row.seq,
+            event_id=row.id,
+            at=row.at,
+            type=row.type,
+            actor=row.actor,
+            user_id=row.user_id,
+            ip=row.ip,
+            data=row.data,
+        )
+    with any_registry.database.transaction() as session:
+        result = verify_chain(session)
+    assert not result.intact
+    assert result.first_broken_seq == 3
