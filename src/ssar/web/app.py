@@ -57,6 +57,10 @@ def create_app(registry: Registry) -> FastAPI:
     app.include_router(scim_router)
     app.include_router(admin_router)
     app.include_router(pages_router)
+    if registry.settings.demo:
+        from ssar.web.dev import router as dev_router
+
+        app.include_router(dev_router)
     return app
 
 
