@@ -1,0 +1,261 @@
+"""Compact JWS parsing and signature verification on ``cryptography`` directly (RFC 7515/7518).
+
+An allow-list of algorithms (ES256/384/512, EdDSA, RS256, PS256); ``none`` and anything else is
+refused with ``unsupported_alg``. Public keys built from JWKs are cached, since the same issuer
+and holder keys are used over and over on the verification hot path.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from ssar.errors import CredentialError
+
+PublicKey = (
+    ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey | rsa.RSAPublicKey
+)
+
+#: The signature algorithms a verifier accepts (R13, R18). ``Ed25519`` is the fully specified
+#: name of EdDSA over Ed25519 (RFC 9864).
+ALLOWED_ALGS: frozenset[str] = frozenset(
+    {"ES256", "ES384", "ES512", "EdDSA", "Ed25519", "RS256", "PS256"}
+)
+
+_EC_ALGS: dict[str, tuple[str, hashes.HashAlgorithm, int]] = {
+    "ES256": ("P-256", hashes.SHA256(), 32),
+    "ES384": ("P-384", hashes.SHA384(), 48),
+    "ES512": ("P-521", hashes.SHA512(), 66),
+}
+_CURVES: dict[str, ec.EllipticCurve] = {
+    "P-256": ec.SECP256R1(),
+    "P-384": ec.SECP384R1(),
+    "P-521": ec.SECP521R1(),
+}
+_MIN_RSA_BITS = 2048
+_MAX_TOKEN_CHARS = 1_000_000
+
+
+def b64url_decode(value: str, *, what: str = "value") -> bytes:
+    """Strict unpadded base64url (RFC 7515 §2): other characters or padding are malformed."""
+    if not isinstance(value, str):
+        raise CredentialError(f"{what} is not a string", code="malformed")
+    if "=" in value or "+" in value or "/" in value or len(value) % 4 == 1:
+        raise CredentialError(f"{what} is not unpadded base64url", code="malformed")
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise CredentialError(f"{what} is not base64url", code="malformed") from exc
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        # a parser differential waiting to happen: refuse instead of picking one (RFC 7519 §4)
+        raise ValueError("duplicate member name")
+    return result
+
+
+def loads_json(data: bytes | str, *, what: str = "JSON") -> Any:
+    """JSON with duplicate member names refused; any failure is ``malformed``."""
+    try:
+        return json.loads(data, object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        raise CredentialError(f"{what} is not valid JSON: {exc}", code="malformed") from exc
+
+
+def loads_json_object(data: bytes | str, *, what: str) -> dict[str, Any]:
+    value = loads_json(data, what=what)
+    if not isinstance(value, dict):
+        raise CredentialError(f"{what} is not a JSON object", code="malformed")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class CompactJws:
+    """A parsed but not yet verified compact JWS whose payload is a JSON object (a JWT)."""
+
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+    @property
+    def alg(self) -> str:
+        alg = self.header.get("alg")
+        return alg if isinstance(alg, str) else ""
+
+    @property
+    def typ(self) -> str | None:
+        typ = self.header.get("typ")
+        return typ if isinstance(typ, str) else None
+
+    @property
+    def kid(self) -> str | None:
+        kid = self.header.get("kid")
+        return kid if isinstance(kid, str) else None
+
+
+def parse_compact_jws(token: str, *, what: str = "JWT") -> CompactJws:
+    """Split and decode ``header.payload.signature``; checks shape only, not the signature."""
+    if not isinstance(token, str) or not token:
+        raise CredentialError(f"{what} is empty", code="malformed")
+    if len(token) > _MAX_TOKEN_CHARS:
+        raise CredentialError(f"{what} is too large", code="malformed")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise CredentialError(f"{what} is not a compact JWS (three parts)", code="malformed")
+    raw_header, raw_payload, raw_signature = parts
+    header = loads_json_object(
+        b64url_decode(raw_header, what=f"{what} header"), what=f"{what} header"
+    )
+    payload = loads_json_object(
+        b64url_decode(raw_payload, what=f"{what} payload"), what=f"{what} payload"
+    )
+    signature = b64url_decode(raw_signature, what=f"{what} signature")
+    if not isinstance(header.get("alg"), str):
+        raise CredentialError(f"{what} header has no alg", code="malformed")
+    crit = header.get("crit")
+    if crit is not None:
+        # we understand no extension header, so any critical one makes the JWS unusable
+        raise CredentialError(f"{what} has critical header parameters {crit!r}", code="malformed")
+    try:
+        signing_input = f"{raw_header}.{raw_payload}".encode("ascii")
+    except UnicodeEncodeError as exc:
+        raise CredentialError(f"{what} is not ASCII", code="malformed") from exc
+    return CompactJws(
+        header=header, payload=payload, signing_input=signing_input, signature=signature
+    )
+
+
+def check_alg(alg: str, *, allowed_algs: Collection[str] = ALLOWED_ALGS, what: str = "JWT") -> None:
+    if alg not in allowed_algs or alg.lower() == "none":
+        raise CredentialError(f"{what} alg {alg!r} is not allowed", code="unsupported_alg")
+
+
+def _jwk_str(jwk: Mapping[str, Any], name: str) -> str:
+    value = jwk.get(name)
+    if not isinstance(value, str) or not value:
+        raise CredentialError(f"JWK member {name!r} is missing", code="malformed")
+    return value
+
+
+def _jwk_cache_key(jwk: Mapping[str, Any]) -> tuple[str, ...]:
+    kty = _jwk_str(jwk, "kty")
+    if kty == "EC":
+        return (kty, _jwk_str(jwk, "crv"), _jwk_str(jwk, "x"), _jwk_str(jwk, "y"))
+    if kty == "OKP":
+        return (kty, _jwk_str(jwk, "crv"), _jwk_str(jwk, "x"))
+    if kty == "RSA":
+        return (kty, _jwk_str(jwk, "n"), _jwk_str(jwk, "e"))
+    raise CredentialError(f"JWK key type {kty!r} is not supported", code="unsupported_alg")
+
+
+def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
+    """The public key of a JWK (private members are ignored); cached by the key's members."""
+    if not isinstance(jwk, Mapping):
+        raise CredentialError("JWK is not an object", code="malformed")
+    return _public_key_cached(_jwk_cache_key(jwk))
+
+
+@lru_cache(maxsize=1024)
+def _public_key_cached(key: tuple[str, ...]) -> PublicKey:
+    kty = key[0]
+    try:
+        if kty == "EC":
+            _, crv, x, y = key
+            curve = _CURVES.get(crv)
+            if curve is None:
+                raise CredentialError(f"EC curve {crv!r} is not supported", code="unsupported_alg")
+            size = (curve.key_size + 7) // 8
+            xb, yb = b64url_decode(x, what="JWK x"), b64url_decode(y, what="JWK y")
+            if len(xb) != size or len(yb) != size:
+                raise CredentialError("EC JWK coordinates have the wrong length", code="malformed")
+            return ec.EllipticCurvePublicNumbers(
+                int.from_bytes(xb, "big"), int.from_bytes(yb, "big"), curve
+            ).public_key()
+        if kty == "OKP":
+            _, crv, x = key
+            xb = b64url_decode(x, what="JWK x")
+            if crv == "Ed25519":
+                return ed25519.Ed25519PublicKey.from_public_bytes(xb)
+            if crv == "Ed448":
+                return ed448.Ed448PublicKey.from_public_bytes(xb)
+            raise CredentialError(f"OKP curve {crv!r} is not supported", code="unsupported_alg")
+        _, n, e = key
+        modulus = int.from_bytes(b64url_decode(n, what="JWK n"), "big")
+        if modulus.bit_length() < _MIN_RSA_BITS:
+            raise CredentialError("RSA key is shorter than 2048 bits", code="unsupported_alg")
+        return rsa.RSAPublicNumbers(
+            int.from_bytes(b64url_decode(e, what="JWK e"), "big"), modulus
+        ).public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise CredentialError(f"JWK is not a valid public key: {exc}", code="malformed") from exc
+
+
+def key_fits_alg(key: PublicKey, alg: str) -> bool:
+    if alg in _EC_ALGS:
+        return (
+            isinstance(key, ec.EllipticCurvePublicKey)
+            and key.curve.name == _CURVES[_EC_ALGS[alg][0]].name
+        )
+    if alg == "EdDSA":
+        return isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey)
+    if alg == "Ed25519":
+        return isinstance(key, ed25519.Ed25519PublicKey)
+    if alg in ("RS256", "PS256"):
+        return isinstance(key, rsa.RSAPublicKey)
+    return False
+
+
+def verify_signature(
+    jws: CompactJws,
+    key: PublicKey,
+    *,
+    allowed_algs: Collection[str] = ALLOWED_ALGS,
+    error_code: str = "bad_signature",
+    what: str = "JWT",
+) -> None:
+    """Verify ``jws`` with ``key`` or raise ``CredentialError`` (``error_code`` on a bad
+    signature, ``unsupported_alg`` for an algorithm outside the allow-list or not fitting the key)."""
+    alg = jws.alg
+    check_alg(alg, allowed_algs=allowed_algs, what=what)
+    if not key_fits_alg(key, alg):
+        raise CredentialError(f"{what} alg {alg} does not fit the key", code="unsupported_alg")
+    signature, data = jws.signature, jws.signing_input
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            _, hash_alg, size = _EC_ALGS[alg]
+            if len(signature) != 2 * size:
+                raise InvalidSignature
+            der = encode_dss_signature(
+                int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
+            )
+            key.verify(der, data, ec.ECDSA(hash_alg))
+        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            key.verify(signature, data)
+        elif alg == "RS256":
+            key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            key.verify(
+                signature,
+                data,
+                padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
+                hashes.SHA256(),
+            )
+    except InvalidSignature as exc:
+        raise CredentialError(f"{what} signature does not verify", code=error_code) from exc
