@@ -117,6 +117,7 @@ class Issuer:
             "_sd_alg": "sha-256",
             **(payload or {}),
         }
+        body = {k: v for k, v in body.items() if v is not None}  # None drops a default claim
         if digests:
             body["_sd"] = sorted(digests)
         if holder is not None:
