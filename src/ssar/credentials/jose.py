@@ -13,7 +13,7 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -70,10 +70,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+
+
 def loads_json(data: bytes | str, *, what: str = "JSON") -> Any:
     """JSON with duplicate member names refused; any failure is ``malformed``."""
     try:
-        return json.loads(data, object_pairs_hook=_no_duplicates)
+        return _DECODER.decode(data.decode("utf-8") if isinstance(data, bytes) else data)
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:
         raise CredentialError(f"{what} is not valid JSON: {exc}", code="malformed") from exc
 
@@ -167,7 +170,7 @@ def _jwk_cache_key(jwk: Mapping[str, Any]) -> tuple[str, ...]:
 
 def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
     """The public key of a JWK (private members are ignored); cached by the key's members."""
-    if not isinstance(jwk, Mapping):
+    if not isinstance(jwk, dict) and not isinstance(jwk, Mapping):
         raise CredentialError("JWK is not an object", code="malformed")
     return _public_key_cached(_jwk_cache_key(jwk))
 
@@ -207,18 +210,44 @@ def _public_key_cached(key: tuple[str, ...]) -> PublicKey:
         raise CredentialError(f"JWK is not a valid public key: {exc}", code="malformed") from exc
 
 
+def _key_profile(key: PublicKey) -> tuple[str, str]:
+    """``(kind, curve)`` of a key: computed once per key object (the isinstance checks against
+    the ``cryptography`` ABCs and the curve lookup are a large share of a verification)."""
+    cached = _PROFILES.get(id(key))
+    if cached is not None and cached[0] is key:
+        return cached[1]
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        profile = ("EC", key.curve.name)
+    elif isinstance(key, ed25519.Ed25519PublicKey):
+        profile = ("OKP", "Ed25519")
+    elif isinstance(key, ed448.Ed448PublicKey):
+        profile = ("OKP", "Ed448")
+    elif isinstance(key, rsa.RSAPublicKey):
+        profile = ("RSA", "")
+    else:
+        profile = ("", "")
+    if len(_PROFILES) >= 4096:
+        _PROFILES.clear()
+    # the entry holds the key itself, so its id cannot be reused while the entry exists
+    _PROFILES[id(key)] = (key, profile)
+    return profile
+
+
+_ECDSA = {alg: ec.ECDSA(hash_alg) for alg, (_, hash_alg, _) in _EC_ALGS.items()}
+_PROFILES: dict[int, tuple[PublicKey, tuple[str, str]]] = {}
+_EC_CURVE_NAMES = {alg: _CURVES[crv].name for alg, (crv, _, _) in _EC_ALGS.items()}
+
+
 def key_fits_alg(key: PublicKey, alg: str) -> bool:
+    kind, curve = _key_profile(key)
     if alg in _EC_ALGS:
-        return (
-            isinstance(key, ec.EllipticCurvePublicKey)
-            and key.curve.name == _CURVES[_EC_ALGS[alg][0]].name
-        )
+        return kind == "EC" and curve == _EC_CURVE_NAMES[alg]
     if alg == "EdDSA":
-        return isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey)
+        return kind == "OKP"
     if alg == "Ed25519":
-        return isinstance(key, ed25519.Ed25519PublicKey)
+        return curve == "Ed25519"
     if alg in ("RS256", "PS256"):
-        return isinstance(key, rsa.RSAPublicKey)
+        return kind == "RSA"
     return False
 
 
@@ -237,21 +266,22 @@ def verify_signature(
     if not key_fits_alg(key, alg):
         raise CredentialError(f"{what} alg {alg} does not fit the key", code="unsupported_alg")
     signature, data = jws.signature, jws.signing_input
+    kind = _key_profile(key)[0]
     try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            _, hash_alg, size = _EC_ALGS[alg]
+        if kind == "EC":
+            _, _, size = _EC_ALGS[alg]
             if len(signature) != 2 * size:
                 raise InvalidSignature
             der = encode_dss_signature(
                 int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
             )
-            key.verify(der, data, ec.ECDSA(hash_alg))
-        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-            key.verify(signature, data)
+            cast(ec.EllipticCurvePublicKey, key).verify(der, data, _ECDSA[alg])
+        elif kind == "OKP":
+            cast(ed25519.Ed25519PublicKey, key).verify(signature, data)
         elif alg == "RS256":
-            key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+            cast(rsa.RSAPublicKey, key).verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
         else:
-            key.verify(
+            cast(rsa.RSAPublicKey, key).verify(
                 signature,
                 data,
                 padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
