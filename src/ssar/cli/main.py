@@ -70,6 +70,9 @@ def _register_subcommands() -> None:
     app.add_typer(tap.app, name="tap")
     app.add_typer(tokens.app, name="tokens")
     app.add_typer(credential.app, name="credential")
+    from ssar.cli import bench
+
+    app.add_typer(bench.app, name="bench")
     app.add_typer(audit.app, name="audit")
     app.command("demo")(demo.demo)
 
