@@ -177,3 +177,24 @@ def credentials(
         return
     for name, value in figures.items():
         typer.echo(f"{name}: {value if value is not None else 'n/a'}")
+
+
+# --- ssar bench face (the face tier's figures; measuring code in ssar.cli.bench_face) ---
+
+
+@app.command("face")
+def face(
+    runs: int = typer.Option(20, min=1, help="Frames timed for detection + embedding."),
+    seconds: float = typer.Option(1.0, min=0.1, help="Measuring time for comparisons."),
+    as_json: JsonOption = False,
+) -> None:
+    """Face detection + embedding time of a 640x480 frame, comparisons per second, and one
+    face check (cached portrait, 3 challenge frames). One process, one core."""
+    from ssar.cli.bench_face import measure as measure_face
+
+    figures = measure_face(runs=runs, seconds=seconds)
+    if as_json:
+        print_json(figures)
+        return
+    for name, value in figures.items():
+        typer.echo(f"{name}: {value}")

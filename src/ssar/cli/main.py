@@ -74,6 +74,9 @@ def _register_subcommands() -> None:
 
     app.add_typer(bench.app, name="bench")
     app.add_typer(audit.app, name="audit")
+    from ssar.cli.face import app as face_app
+
+    app.add_typer(face_app, name="face")
     app.command("demo")(demo.demo)
 
 
