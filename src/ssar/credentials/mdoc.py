@@ -329,6 +329,18 @@ def _holder_jwk(cose_key: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=256)
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+    except ValueError as exc:
+        raise CredentialError(
+            "document signer certificate has unparseable extensions", code="untrusted_issuer"
+        ) from exc
+
+
+@functools.lru_cache(maxsize=256)
 def _subject(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string()
 
@@ -347,6 +359,11 @@ def _verify_document(
     issuer_auth = parse_cose_sign1(issuer_signed.get("issuerAuth"), what="issuerAuth")
     # 1. Document-signer certificate chain to a configured IACA.
     leaf, anchor = verify_chain_to_anchor(x5chain(issuer_auth), anchors=trust.x509_anchors, now=now)
+    if _is_ca(leaf) and leaf != anchor:
+        raise CredentialError(
+            f"document signer {_subject(leaf)!r} is a CA certificate (18013-5 B.1.4)",
+            code="untrusted_issuer",
+        )
     public_key = leaf.public_key()
     if not isinstance(public_key, PublicKey):
         raise CredentialError(

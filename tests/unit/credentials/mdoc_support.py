@@ -6,6 +6,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import secrets
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -15,6 +16,7 @@ import cbor2
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from ssar.credentials import cose
@@ -35,9 +37,11 @@ def vector_hex(*parts: str) -> bytes:
 
 
 def vector_pem(*parts: str) -> x509.Certificate:
-    return x509.load_pem_x509_certificate(
-        shared_path("vectors", "mdoc", "test", *parts).read_bytes()
-    )
+    data = shared_path("vectors", "mdoc", "test", *parts).read_bytes()
+    with warnings.catch_warnings():
+        # the multipaz DS has a non-positive serial number (cryptography warns, still loads)
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return x509.load_pem_x509_certificate(data)
 
 
 def annex_d_issuer_signed() -> bytes:
@@ -78,6 +82,7 @@ def make_pki(
     not_after: datetime = datetime(2034, 1, 1, tzinfo=UTC),
     iaca_is_ca: bool = True,
     iaca_key_cert_sign: bool = True,
+    ds_is_ca: bool = False,
     cn: str = "SSAR Test IACA",
 ) -> Pki:
     iaca_key = ec.generate_private_key(ec.SECP256R1())
@@ -118,7 +123,7 @@ def make_pki(
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after - timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.BasicConstraints(ca=ds_is_ca, path_length=None), critical=True)
         .add_extension(
             x509.ExtendedKeyUsage([x509.ObjectIdentifier("1.0.18013.5.1.2")]), critical=True
         )
