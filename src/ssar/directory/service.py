@@ -1,12 +1,827 @@
-"""Directory service: one unit of work per method."""
+"""The directory service: users, nested groups and notification addresses.
+
+Every public method is one unit of work (``Database.transaction()``) and writes its audit events
+inside it, so a change and its record are committed together or not at all.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TextIO, cast
+
+from sqlalchemy import ColumnElement, Table, delete, func, insert, or_, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ssar.audit.log import AuditLog
 from ssar.clock import Clock
+from ssar.directory.filters import Filter
+from ssar.directory.importer import ImportRow, read_users_csv
+from ssar.directory.models import (
+    UNSET,
+    AuthMethodSummary,
+    EmailAddress,
+    Group,
+    GroupPage,
+    ImportResult,
+    ImportRowError,
+    Unset,
+    User,
+    UserPage,
+    clean_birthdate,
+    clean_emails,
+    clean_group_name,
+    clean_name,
+    clean_optional,
+    clean_username,
+)
+from ssar.directory.names import group_key, username_key
+from ssar.directory.repository import (
+    DirectoryRepository,
+    group_filter_clause,
+    user_filter_clause,
+)
+from ssar.errors import Conflict, NotFound, ValidationFailed
 from ssar.store.db import Database
+from ssar.store.tables import GroupMemberRow, GroupNestingRow, GroupRow, UserEmailRow, UserRow
+from ssar.store.types import new_id
+
+ProgressCallback = Callable[[int, int], None]  # (rows done, rows in total)
+MAX_PAGE = 1000
+# one advisory lock serialises changes to group nesting on PostgreSQL, so two concurrent
+# nestings cannot close a cycle between them (SQLite already serialises writers)
+NESTING_LOCK = 7284002
+
+
+def _table(row_class: type[Any]) -> Table:
+    return cast(Table, row_class.__table__)
 
 
 class DirectoryService:
-    def __init__(self, *, database: Database, clock: Clock) -> None:
+    def __init__(self, *, database: Database, clock: Clock, import_batch_size: int = 2000) -> None:
         self._db = database
         self._clock = clock
+        self._batch = import_batch_size
+
+    # --- users ---------------------------------------------------------------------------------
+
+    def add_user(
+        self,
+        *,
+        username: str,
+        given_name: str,
+        family_name: str,
+        display_name: str | None = None,
+        emails: Sequence[str | EmailAddress] = (),
+        employee_id: str | None = None,
+        external_id: str | None = None,
+        birthdate: str | None = None,
+        privileged: bool = False,
+        enabled: bool = True,
+        groups: Sequence[str] = (),
+        create_missing_groups: bool = False,
+        actor: str = "system",
+    ) -> User:
+        """Create a user. Unknown groups raise NotFound unless ``create_missing_groups``."""
+        username = clean_username(username)
+        given = clean_name(given_name, field_name="given_name")
+        family = clean_name(family_name, field_name="family_name")
+        display = clean_name(display_name, field_name="display_name", required=False)
+        clean_addresses = clean_emails(emails)
+        group_names = tuple(dict.fromkeys(clean_group_name(g) for g in groups))
+        now = self._clock.now()
+        row = UserRow(
+            id=new_id(),
+            username=username,
+            username_key=username_key(username),
+            given_name=given,
+            family_name=family,
+            display_name=display or f"{given} {family}",
+            employee_id=clean_optional(employee_id, field_name="employee_id", max_length=128),
+            external_id=clean_optional(external_id, field_name="external_id", max_length=256),
+            birthdate=clean_birthdate(birthdate),
+            enabled=enabled,
+            privileged=privileged,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with self._db.transaction() as session:
+                repo = DirectoryRepository(session)
+                if repo.user_row_by_key(row.username_key) is not None:
+                    raise Conflict(f"a user named {username!r} exists", code="username_taken")
+                session.add(row)
+                session.flush()
+                repo.replace_emails(row.id, clean_addresses)
+                audit = AuditLog(session)
+                for name in group_names:
+                    group = self._group_for_write(
+                        session, name, create=create_missing_groups, actor=actor
+                    )
+                    session.add(GroupMemberRow(group_id=group.id, user_id=row.id))
+                audit.append(
+                    "user.created",
+                    at=now,
+                    actor=actor,
+                    user_id=row.id,
+                    data={"username": username, "groups": list(group_names)},
+                )
+                session.flush()
+                return repo.users([row])[0]
+        except IntegrityError as exc:  # a concurrent writer took the username first
+            raise Conflict(f"a user named {username!r} exists", code="username_taken") from exc
+
+    def get_user(self, username: str) -> User:
+        user = self.find_user(username)
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        return user
+
+    def find_user(self, username: str) -> User | None:
+        """The user with this username (any case, any Unicode normal form), or None."""
+        with self._db.transaction() as session:
+            repo = DirectoryRepository(session)
+            row = repo.user_row_by_key(username_key(username))
+            return repo.users([row])[0] if row is not None else None
+
+    def get_user_by_id(self, user_id: str) -> User:
+        with self._db.transaction() as session:
+            repo = DirectoryRepository(session)
+            row = repo.user_row_by_id(user_id)
+            if row is None:
+                raise NotFound(f"no user with id {user_id}")
+            return repo.users([row])[0]
+
+    def list_users(
+        self,
+        *,
+        query: str | None = None,
+        group: str | None = None,
+        transitive: bool = True,
+        filter: Filter | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> UserPage:
+        """Users ordered by username. ``query`` matches part of the username, display name or an
+        e-mail address; ``group`` keeps members (through nested groups unless not
+        ``transitive``); ``filter`` is a parsed SCIM filter. ``limit=None`` returns all."""
+        if limit is not None and limit < 0:
+            raise ValidationFailed("limit must not be negative", field="limit")
+        with self._db.transaction() as session:
+            repo = DirectoryRepository(session)
+            where: list[ColumnElement[bool]] = []
+            if query:
+                pattern = f"%{query.strip().lower()}%"
+                where.append(
+                    or_(
+                        UserRow.username_key.like(pattern),
+                        func.lower(UserRow.display_name).like(pattern),
+                        UserRow.id.in_(
+                            select(UserEmailRow.user_id).where(
+                                func.lower(UserEmailRow.address).like(pattern)
+                            )
+                        ),
+                    )
+                )
+            if group is not None:
+                group_row = repo.group_row_by_key(group_key(group))
+                if group_row is None:
+                    raise NotFound(f"no group named {group!r}")
+                where.append(repo.members_of_clause(group_row.id, transitive=transitive))
+            if filter is not None:
+                where.append(user_filter_clause(filter))
+            rows, total = repo.search_users(where=where, limit=limit, offset=max(offset, 0))
+            return UserPage(users=tuple(repo.users(rows)), total=total)
+
+    def update_user(
+        self,
+        user_id: str,
+        *,
+        actor: str = "system",
+        username: str | Unset = UNSET,
+        given_name: str | Unset = UNSET,
+        family_name: str | Unset = UNSET,
+        display_name: str | Unset = UNSET,
+        emails: Sequence[str | EmailAddress] | Unset = UNSET,
+        employee_id: str | Unset | None = UNSET,
+        external_id: str | Unset | None = UNSET,
+        birthdate: str | Unset | None = UNSET,
+        enabled: bool | Unset = UNSET,
+        privileged: bool | Unset = UNSET,
+    ) -> User:
+        """Change the given attributes; ``None`` clears an optional one. Audits what changed."""
+        values: dict[str, Any] = {}
+        if not isinstance(username, Unset):
+            values["username"] = clean_username(username)
+        if not isinstance(given_name, Unset):
+            values["given_name"] = clean_name(given_name, field_name="given_name")
+        if not isinstance(family_name, Unset):
+            values["family_name"] = clean_name(family_name, field_name="family_name")
+        if not isinstance(display_name, Unset):
+            values["display_name"] = clean_name(
+                display_name, field_name="display_name", required=False
+            )
+        if not isinstance(employee_id, Unset):
+            values["employee_id"] = clean_optional(
+                employee_id, field_name="employee_id", max_length=128
+            )
+        if not isinstance(external_id, Unset):
+            values["external_id"] = clean_optional(
+                external_id, field_name="external_id", max_length=256
+            )
+        if not isinstance(birthdate, Unset):
+            values["birthdate"] = clean_birthdate(birthdate)
+        if not isinstance(enabled, Unset):
+            values["enabled"] = bool(enabled)
+        if not isinstance(privileged, Unset):
+            values["privileged"] = bool(privileged)
+        new_emails = None if isinstance(emails, Unset) else clean_emails(emails)
+        now = self._clock.now()
+        try:
+            with self._db.transaction() as session:
+                repo = DirectoryRepository(session)
+                row = repo.user_row_by_id(user_id)
+                if row is None:
+                    raise NotFound(f"no user with id {user_id}")
+                if "display_name" in values and not values["display_name"]:
+                    given = values.get("given_name", row.given_name)
+                    values["display_name"] = f"{given} {values.get('family_name', row.family_name)}"
+                changed = sorted(k for k, v in values.items() if getattr(row, k) != v)
+                if "username" in changed:
+                    key = username_key(values["username"])
+                    other = repo.user_row_by_key(key)
+                    if other is not None and other.id != row.id:
+                        raise Conflict(
+                            f"a user named {values['username']!r} exists", code="username_taken"
+                        )
+                    row.username_key = key
+                for name in changed:
+                    setattr(row, name, values[name])
+                if new_emails is not None:
+                    current = repo.users([row])[0].emails
+                    if sorted(current, key=lambda e: e.address) != sorted(
+                        new_emails, key=lambda e: e.address
+                    ):
+                        repo.replace_emails(row.id, new_emails)
+                        changed.append("emails")
+                if changed:
+                    row.updated_at = now
+                    data: dict[str, Any] = {"username": row.username, "changed": changed}
+                    if "enabled" in changed:
+                        data["enabled"] = row.enabled
+                    if "privileged" in changed:
+                        data["privileged"] = row.privileged
+                    AuditLog(session).append(
+                        "user.updated", at=now, actor=actor, user_id=row.id, data=data
+                    )
+                session.flush()
+                return repo.users([row])[0]
+        except IntegrityError as exc:
+            raise Conflict("that username is taken", code="username_taken") from exc
+
+    def delete_user(self, user_id: str, *, actor: str = "system") -> None:
+        with self._db.transaction() as session:
+            row = DirectoryRepository(session).user_row_by_id(user_id)
+            if row is None:
+                raise NotFound(f"no user with id {user_id}")
+            username = row.username
+            session.delete(row)
+            AuditLog(session).append(
+                "user.deleted",
+                at=self._clock.now(),
+                actor=actor,
+                user_id=user_id,
+                data={"username": username},
+            )
+
+    def notification_addresses(self, user_id: str) -> tuple[str, ...]:
+        """Where to tell the user about changes to their account (R5, R27)."""
+        with self._db.transaction() as session:
+            return tuple(
+                session.execute(
+                    select(UserEmailRow.address)
+                    .where(UserEmailRow.user_id == user_id, UserEmailRow.notify.is_(True))
+                    .order_by(UserEmailRow.primary.desc(), UserEmailRow.address)
+                ).scalars()
+            )
+
+    def auth_methods(self, user_id: str) -> tuple[AuthMethodSummary, ...]:
+        """The user's sign-in methods that are not revoked (read-only view of sign-in's table)."""
+        with self._db.transaction() as session:
+            return tuple(DirectoryRepository(session).auth_methods(user_id))
+
+    def transitive_groups(self, user_id: str) -> tuple[str, ...]:
+        """Names of every group the user is in, directly or through nested groups."""
+        with self._db.transaction() as session:
+            return tuple(DirectoryRepository(session).transitive_group_names(user_id))
+
+    def is_member(self, *, username: str, group: str) -> bool:
+        """Whether the user is in the group, directly or through nested groups."""
+        with self._db.transaction() as session:
+            repo = DirectoryRepository(session)
+            user = repo.user_row_by_key(username_key(username))
+            group_row = repo.group_row_by_key(group_key(group))
+            if user is None or group_row is None:
+                return False
+            return repo.user_in_group(user_id=user.id, group_id=group_row.id)
+
+    # --- groups --------------------------------------------------------------------------------
+
+    def add_group(
+        self,
+        name: str,
+        *,
+        parent: str | None = None,
+        external_id: str | None = None,
+        members: Sequence[str] = (),
+        actor: str = "system",
+    ) -> Group:
+        """Create a group, optionally nested in ``parent`` and with member ids (users or
+        groups, as SCIM sends them)."""
+        name = clean_group_name(name)
+        external_id = clean_optional(external_id, field_name="external_id", max_length=256)
+        try:
+            with self._db.transaction() as session:
+                repo = DirectoryRepository(session)
+                if repo.group_row_by_key(group_key(name)) is not None:
+                    raise Conflict(f"a group named {name!r} exists", code="group_exists")
+                row = self._create_group(session, name, external_id=external_id, actor=actor)
+                if parent is not None:
+                    parent_row = repo.group_row_by_key(group_key(parent))
+                    if parent_row is None:
+                        raise NotFound(f"no group named {parent!r}")
+                    self._nest(session, parent_row, row, actor=actor)
+                if members:
+                    self._change_members(session, row, add=members, remove=(), actor=actor)
+                session.flush()
+                return repo.group(row, with_members=True)
+        except IntegrityError as exc:
+            raise Conflict(f"a group named {name!r} exists", code="group_exists") from exc
+
+    def find_group(self, name: str, *, with_members: bool = False) -> Group | None:
+        with self._db.transaction() as session:
+            repo = DirectoryRepository(session)
+            row = repo.group_row_by_key(group_key(name))
+            return repo.group(row, with_members=with_members) if row is not None else None
+
+    def get_group(self, name: str, *, with_members: bool = True) -> Group:
+        group = self.find_group(name, with_members=with_members)
+        if group is None:
+            raise NotFound(f"no group named {name!r}")
+        return group
+
+    def get_group_by_id(self, group_id: str, *, with_members: bool = True) -> Group:
+        with self._db.transaction() as session:
+            repo = DirectoryRepository(session)
+            row = repo.group_row_by_id(group_id)
+            if row is None:
+                raise NotFound(f"no group with id {group_id}")
+            return repo.group(row, with_members=with_members)
+
+    def list_groups(
+        self,
+        *,
+        filter: Filter | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+        with_members: bool = False,
+    ) -> GroupPage:
+        with self._db.transaction() as session:
+            repo = DirectoryRepository(session)
+            where = [group_filter_clause(filter)] if filter is not None else []
+            rows, total = repo.search_groups(where=where, limit=limit, offset=max(offset, 0))
+            return GroupPage(
+                groups=tuple(repo.group(r, with_members=with_members) for r in rows), total=total
+            )
+
+    def update_group(
+        self,
+        group_id: str,
+        *,
+        actor: str = "system",
+        name: str | Unset = UNSET,
+        external_id: str | Unset | None = UNSET,
+        add_members: Sequence[str] = (),
+        remove_members: Sequence[str] = (),
+        replace_members: Sequence[str] | None = None,
+    ) -> Group:
+        """Rename a group and change its members in one unit of work. Member ids may be user or
+        group ids; a group member nests that group (cycles are refused)."""
+        new_name = None if isinstance(name, Unset) else clean_group_name(name)
+        try:
+            with self._db.transaction() as session:
+                repo = DirectoryRepository(session)
+                row = repo.group_row_by_id(group_id)
+                if row is None:
+                    raise NotFound(f"no group with id {group_id}")
+                changed: list[str] = []
+                if new_name is not None and new_name != row.name:
+                    other = repo.group_row_by_key(group_key(new_name))
+                    if other is not None and other.id != row.id:
+                        raise Conflict(f"a group named {new_name!r} exists", code="group_exists")
+                    row.name, row.name_key = new_name, group_key(new_name)
+                    changed.append("name")
+                if not isinstance(external_id, Unset):
+                    value = clean_optional(external_id, field_name="external_id", max_length=256)
+                    if value != row.external_id:
+                        row.external_id = value
+                        changed.append("external_id")
+                if replace_members is not None:
+                    current = repo.group(row, with_members=True).members or ()
+                    wanted = set(replace_members)
+                    self._change_members(
+                        session,
+                        row,
+                        add=[m for m in replace_members if m not in {c.id for c in current}],
+                        remove=[c.id for c in current if c.id not in wanted],
+                        actor=actor,
+                    )
+                self._change_members(
+                    session, row, add=add_members, remove=remove_members, actor=actor
+                )
+                if changed:
+                    row.updated_at = self._clock.now()
+                    AuditLog(session).append(
+                        "group.updated",
+                        at=row.updated_at,
+                        actor=actor,
+                        data={"group_id": row.id, "name": row.name, "changed": changed},
+                    )
+                session.flush()
+                return repo.group(row, with_members=True)
+        except IntegrityError as exc:
+            raise Conflict("that group name is taken", code="group_exists") from exc
+
+    def delete_group(self, group_id: str, *, actor: str = "system") -> None:
+        with self._db.transaction() as session:
+            row = DirectoryRepository(session).group_row_by_id(group_id)
+            if row is None:
+                raise NotFound(f"no group with id {group_id}")
+            name = row.name
+            session.delete(row)
+            AuditLog(session).append(
+                "group.deleted",
+                at=self._clock.now(),
+                actor=actor,
+                data={"group_id": group_id, "name": name},
+            )
+
+    def add_member(self, *, group: str, username: str, actor: str = "system") -> bool:
+        """Put a user directly in a group; False when they already were."""
+        with self._db.transaction() as session:
+            group_row, user_row = self._group_and_user(session, group, username)
+            return (
+                self._change_members(session, group_row, add=[user_row.id], remove=(), actor=actor)
+                > 0
+            )
+
+    def remove_member(self, *, group: str, username: str, actor: str = "system") -> bool:
+        """Take a user out of a group (direct membership only); False when they were not in it."""
+        with self._db.transaction() as session:
+            group_row, user_row = self._group_and_user(session, group, username)
+            return (
+                self._change_members(session, group_row, add=(), remove=[user_row.id], actor=actor)
+                > 0
+            )
+
+    def nest_group(self, *, parent: str, child: str, actor: str = "system") -> bool:
+        """Put group ``child`` inside group ``parent``; refuses a cycle. False when it was."""
+        with self._db.transaction() as session:
+            repo = DirectoryRepository(session)
+            parent_row = repo.group_row_by_key(group_key(parent))
+            child_row = repo.group_row_by_key(group_key(child))
+            if parent_row is None or child_row is None:
+                raise NotFound(f"no group named {parent if parent_row is None else child!r}")
+            return self._nest(session, parent_row, child_row, actor=actor)
+
+    def unnest_group(self, *, parent: str, child: str, actor: str = "system") -> bool:
+        with self._db.transaction() as session:
+            repo = DirectoryRepository(session)
+            parent_row = repo.group_row_by_key(group_key(parent))
+            child_row = repo.group_row_by_key(group_key(child))
+            if parent_row is None or child_row is None:
+                raise NotFound(f"no group named {parent if parent_row is None else child!r}")
+            return (
+                self._change_members(
+                    session, parent_row, add=(), remove=[child_row.id], actor=actor
+                )
+                > 0
+            )
+
+    # --- bulk import ---------------------------------------------------------------------------
+
+    def import_users_csv(
+        self,
+        source: Path | TextIO,
+        *,
+        actor: str = "system",
+        progress: ProgressCallback | None = None,
+    ) -> ImportResult:
+        """Import a users CSV file (see ``ssar.directory.importer`` for the columns)."""
+        if isinstance(source, Path):
+            try:
+                with source.open(encoding="utf-8-sig", newline="") as stream:
+                    parsed = list(read_users_csv(stream))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValidationFailed(f"cannot read {source}: {exc}", field="file") from exc
+        else:
+            parsed = list(read_users_csv(source))
+        rows = [r for r in parsed if isinstance(r, ImportRow)]
+        errors = [r for r in parsed if isinstance(r, ImportRowError)]
+        return self.import_users(rows, actor=actor, progress=progress, errors=errors)
+
+    def import_users(
+        self,
+        rows: Iterable[ImportRow],
+        *,
+        actor: str = "system",
+        progress: ProgressCallback | None = None,
+        errors: Sequence[ImportRowError] = (),
+    ) -> ImportResult:
+        """Create users in batches; existing usernames are skipped and counted.
+
+        Missing groups are created first (one ``group.created`` event each). Each batch is one
+        transaction with batched inserts and one ``user.imported`` audit event listing the
+        usernames it created, so 100,000 rows do not cost 100,000 audit-chain locks. An import
+        that stops half-way can simply be run again: what exists is skipped.
+        """
+        rejected = list(errors)
+        unique: list[ImportRow] = []
+        first_line: dict[str, int] = {}
+        for row in rows:
+            key = username_key(row.username)
+            if key in first_line:
+                rejected.append(
+                    ImportRowError(
+                        row.line, row.username, f"same username as line {first_line[key]}"
+                    )
+                )
+                continue
+            first_line[key] = row.line
+            unique.append(row)
+        group_ids, groups_created = self._resolve_import_groups(unique, actor=actor)
+        created = skipped = 0
+        total = len(unique)
+        if progress is not None:
+            progress(0, total)
+        for start in range(0, total, self._batch):
+            batch = unique[start : start + self._batch]
+            for attempt in (1, 2):
+                try:
+                    with self._db.transaction() as session:
+                        made = self._insert_batch(session, batch, group_ids, actor=actor)
+                    break
+                except IntegrityError:
+                    # a concurrent writer created one of these usernames between our check and
+                    # the insert; the retry sees it and skips it
+                    if attempt == 2:
+                        raise
+            created += made
+            skipped += len(batch) - made
+            if progress is not None:
+                progress(min(start + len(batch), total), total)
+        rejected.sort(key=lambda e: e.line)
+        return ImportResult(
+            created=created,
+            skipped=skipped,
+            groups_created=tuple(groups_created),
+            errors=tuple(rejected),
+        )
+
+    def _resolve_import_groups(
+        self, rows: Sequence[ImportRow], *, actor: str
+    ) -> tuple[dict[str, str], list[str]]:
+        names: dict[str, str] = {}
+        for row in rows:
+            for name in row.groups:
+                names.setdefault(group_key(name), name)
+        if not names:
+            return {}, []
+        created: list[str] = []
+        with self._db.transaction() as session:
+            ids: dict[str, str] = {}
+            keys = list(names)
+            for start in range(0, len(keys), 5000):
+                chunk = keys[start : start + 5000]
+                ids.update(
+                    session.execute(
+                        select(GroupRow.name_key, GroupRow.id).where(GroupRow.name_key.in_(chunk))
+                    )
+                )
+            for key, name in names.items():
+                if key not in ids:
+                    ids[key] = self._create_group(session, name, external_id=None, actor=actor).id
+                    created.append(name)
+        return ids, created
+
+    def _insert_batch(
+        self,
+        session: Session,
+        batch: Sequence[ImportRow],
+        group_ids: dict[str, str],
+        *,
+        actor: str,
+    ) -> int:
+        keys = [username_key(r.username) for r in batch]
+        existing = set(
+            session.execute(
+                select(UserRow.username_key).where(UserRow.username_key.in_(keys))
+            ).scalars()
+        )
+        now = self._clock.now()
+        users: list[dict[str, Any]] = []
+        emails: list[dict[str, Any]] = []
+        members: list[dict[str, Any]] = []
+        for row, key in zip(batch, keys, strict=True):
+            if key in existing:
+                continue
+            user_id = new_id()
+            users.append(
+                {
+                    "id": user_id,
+                    "username": row.username,
+                    "username_key": key,
+                    "given_name": row.given_name,
+                    "family_name": row.family_name,
+                    "display_name": row.display_name,
+                    "employee_id": row.employee_id,
+                    "external_id": row.external_id,
+                    "birthdate": row.birthdate,
+                    "enabled": row.enabled,
+                    "privileged": row.privileged,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            emails.extend(
+                {
+                    "id": new_id(),
+                    "user_id": user_id,
+                    "address": e.address,
+                    "kind": e.kind,
+                    "primary": e.primary,
+                    "notify": e.notify,
+                }
+                for e in row.emails
+            )
+            members.extend(
+                {"group_id": group_ids[group_key(g)], "user_id": user_id} for g in row.groups
+            )
+        if not users:
+            return 0
+        session.execute(insert(_table(UserRow)), users)
+        if emails:
+            session.execute(insert(_table(UserEmailRow)), emails)
+        if members:
+            session.execute(insert(_table(GroupMemberRow)), members)
+        AuditLog(session).append(
+            "user.imported",
+            at=now,
+            actor=actor,
+            data={"count": len(users), "usernames": [u["username"] for u in users]},
+        )
+        return len(users)
+
+    # --- helpers inside a unit of work ---------------------------------------------------------
+
+    def _create_group(
+        self, session: Session, name: str, *, external_id: str | None, actor: str
+    ) -> GroupRow:
+        now = self._clock.now()
+        row = GroupRow(
+            id=new_id(),
+            name=name,
+            name_key=group_key(name),
+            external_id=external_id,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        session.flush()
+        AuditLog(session).append(
+            "group.created", at=now, actor=actor, data={"group_id": row.id, "name": name}
+        )
+        return row
+
+    def _group_for_write(
+        self, session: Session, name: str, *, create: bool, actor: str
+    ) -> GroupRow:
+        row = DirectoryRepository(session).group_row_by_key(group_key(name))
+        if row is not None:
+            return row
+        if not create:
+            raise NotFound(f"no group named {name!r}")
+        return self._create_group(session, name, external_id=None, actor=actor)
+
+    def _group_and_user(
+        self, session: Session, group: str, username: str
+    ) -> tuple[GroupRow, UserRow]:
+        repo = DirectoryRepository(session)
+        group_row = repo.group_row_by_key(group_key(group))
+        if group_row is None:
+            raise NotFound(f"no group named {group!r}")
+        user_row = repo.user_row_by_key(username_key(username))
+        if user_row is None:
+            raise NotFound(f"no user named {username!r}")
+        return group_row, user_row
+
+    def _lock_nesting(self, session: Session) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": NESTING_LOCK})
+
+    def _nest(self, session: Session, parent: GroupRow, child: GroupRow, *, actor: str) -> bool:
+        self._lock_nesting(session)
+        repo = DirectoryRepository(session)
+        if parent.id == child.id or repo.is_descendant(
+            ancestor_id=child.id, candidate_id=parent.id
+        ):
+            raise Conflict(
+                f"nesting {child.name!r} in {parent.name!r} would make a cycle", code="group_cycle"
+            )
+        if session.get(GroupNestingRow, (parent.id, child.id)) is not None:
+            return False
+        session.add(GroupNestingRow(parent_id=parent.id, child_id=child.id))
+        session.flush()
+        AuditLog(session).append(
+            "group.nested",
+            at=self._clock.now(),
+            actor=actor,
+            data={
+                "parent": parent.name,
+                "child": child.name,
+                "parent_id": parent.id,
+                "child_id": child.id,
+            },
+        )
+        return True
+
+    def _change_members(
+        self,
+        session: Session,
+        group: GroupRow,
+        *,
+        add: Iterable[str],
+        remove: Iterable[str],
+        actor: str,
+    ) -> int:
+        """Add and remove members by id (users or groups). Returns how many edges changed."""
+        add, remove = list(dict.fromkeys(add)), list(dict.fromkeys(remove))
+        if not add and not remove:
+            return 0
+        repo = DirectoryRepository(session)
+        user_ids, group_ids = repo.member_ids_existing(add + remove)
+        unknown = [m for m in add if m not in user_ids and m not in group_ids]
+        if unknown:
+            raise ValidationFailed(f"no user or group with id {unknown[0]}", field="members")
+        now = self._clock.now()
+        audit = AuditLog(session)
+        changes = 0
+        for member in remove:
+            if member in user_ids:
+                result = session.execute(
+                    delete(GroupMemberRow).where(
+                        GroupMemberRow.group_id == group.id, GroupMemberRow.user_id == member
+                    )
+                )
+                if result.rowcount:  # type: ignore[attr-defined]
+                    changes += 1
+                    audit.append(
+                        "group.member_removed",
+                        at=now,
+                        actor=actor,
+                        user_id=member,
+                        data={"group": group.name, "group_id": group.id},
+                    )
+            elif member in group_ids:
+                result = session.execute(
+                    delete(GroupNestingRow).where(
+                        GroupNestingRow.parent_id == group.id, GroupNestingRow.child_id == member
+                    )
+                )
+                if result.rowcount:  # type: ignore[attr-defined]
+                    changes += 1
+                    audit.append(
+                        "group.unnested",
+                        at=now,
+                        actor=actor,
+                        data={"parent_id": group.id, "child_id": member, "parent": group.name},
+                    )
+        for member in add:
+            if member in user_ids:
+                if session.get(GroupMemberRow, (group.id, member)) is None:
+                    session.add(GroupMemberRow(group_id=group.id, user_id=member))
+                    changes += 1
+                    audit.append(
+                        "group.member_added",
+                        at=now,
+                        actor=actor,
+                        user_id=member,
+                        data={"group": group.name, "group_id": group.id},
+                    )
+            else:
+                child = repo.group_row_by_id(member)
+                assert child is not None
+                changes += self._nest(session, group, child, actor=actor)
+        session.flush()
+        return changes
