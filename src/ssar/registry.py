@@ -19,6 +19,7 @@ from ssar.store.migrate import upgrade
 if TYPE_CHECKING:
     from ssar.admin.tokens import ApiTokenService
     from ssar.directory.service import DirectoryService
+    from ssar.openid4vp.service import PresentationService
     from ssar.signin.service import SigninService
 
 
@@ -71,6 +72,31 @@ class Registry:
             clock=self.clock,
             settings=self.settings,
             secret_key=self.secret_key,
+        )
+
+    @cached_property
+    def presentations(self) -> PresentationService:
+        """The OpenID4VP verifier. A PEM chain at ``var/openid4vp-verifier-chain.pem`` (leaf
+        first, for the signing key, naming the base URL's host) switches the client id from
+        ``redirect_uri:`` to ``x509_san_dns:``."""
+        import httpx
+        from cryptography import x509
+
+        from ssar.credentials.statuslist import HttpStatusListFetcher
+        from ssar.openid4vp.service import PresentationService
+
+        chain_file = self.settings.var_dir / "openid4vp-verifier-chain.pem"
+        chain = (
+            x509.load_pem_x509_certificates(chain_file.read_bytes()) if chain_file.exists() else []
+        )
+        return PresentationService(
+            database=self.database,
+            clock=self.clock,
+            secret_key=self.secret_key,
+            signing_key=self.signing_key,
+            base_url=self.settings.base_url,
+            certificate_chain=chain,
+            status_fetcher=HttpStatusListFetcher(httpx.Client(timeout=5.0)),
         )
 
     def close(self) -> None:

@@ -246,3 +246,41 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_seq: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- openid4vp: verifier transactions (owned by ssar.openid4vp) -------------------------------
+
+
+class VpTransactionRow(Base):
+    """One OpenID4VP presentation request and its outcome; all a process needs to serve it.
+
+    Secrets are stored as keyed hashes (the caller's transaction id, ``state``, the response
+    code) or encrypted with the secret key (``state`` for rebuilding the Request Object, the
+    ephemeral response key, the verified claims). ``status``: pending → verified | failed →
+    consumed; each step is one ``UPDATE … WHERE status = …`` so a response is used once.
+    """
+
+    __tablename__ = "vp_transactions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    handle_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    state_enc: Mapped[bytes] = mapped_column(LargeBinary(256))
+    nonce: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(512))
+    response_uri: Mapped[str] = mapped_column(String(512))
+    response_mode: Mapped[str] = mapped_column(String(32))
+    dcql: Mapped[dict[str, Any]]
+    trust: Mapped[dict[str, Any]]
+    encryption_kid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    encryption_key_enc: Mapped[bytes | None] = mapped_column(LargeBinary(1024))
+    return_uri: Mapped[str | None] = mapped_column(String(2048))
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    result_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    response_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    responded_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]

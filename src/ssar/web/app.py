@@ -57,6 +57,13 @@ def create_app(registry: Registry) -> FastAPI:
     app.include_router(scim_router)
     app.include_router(admin_router)
     app.include_router(pages_router)
+    from ssar.openid4vp.routes import router as openid4vp_router
+
+    app.include_router(openid4vp_router)
+    if registry.settings.demo:  # the reference web wallet is for demos and tests only
+        from ssar.wallet.routes import router as wallet_router
+
+        app.include_router(wallet_router)
     if registry.settings.demo:
         from ssar.web.dev import router as dev_router
 
