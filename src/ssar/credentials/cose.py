@@ -324,7 +324,8 @@ def load_der_certificate(der: bytes) -> x509.Certificate:
     """Parse a DER certificate (cached: the same DS certificate arrives with every mdoc)."""
     try:
         return x509.load_der_x509_certificate(der)
-    except (ValueError, Warning) as exc:  # Warning: when warnings are errors (RFC 5280 nits)
+    # InvalidVersion is not a ValueError; Warning: when warnings are errors (RFC 5280 nits)
+    except (ValueError, x509.InvalidVersion, Warning) as exc:
         raise malformed(f"x5chain holds an unparseable certificate: {exc}") from exc
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import cbor2
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from ssar.credentials.cose import (
     MAP_TYPES,
@@ -342,7 +343,10 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 @functools.lru_cache(maxsize=256)
 def _subject(cert: x509.Certificate) -> str:
-    return cert.subject.rfc4514_string()
+    try:
+        return cert.subject.rfc4514_string()
+    except ValueError:
+        return "<unprintable subject>"
 
 
 def _verify_document(
@@ -364,7 +368,12 @@ def _verify_document(
             f"document signer {_subject(leaf)!r} is a CA certificate (18013-5 B.1.4)",
             code="untrusted_issuer",
         )
-    public_key = leaf.public_key()
+    try:
+        public_key = leaf.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise CredentialError(
+            f"document signer key cannot be used: {exc}", code="unsupported_alg"
+        ) from exc
     if not isinstance(public_key, PublicKey):
         raise CredentialError(
             f"document signer key type {type(public_key).__name__} is not supported",

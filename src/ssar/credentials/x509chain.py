@@ -178,7 +178,10 @@ def verify_chain_to_anchor(
                 anchor_fp = fp
                 break
     if window is None:
-        anchor_fp, path = _build_path(chain, anchor_map)
+        try:
+            anchor_fp, path = _build_path(chain, anchor_map)
+        except (ValueError, TypeError) as exc:  # lazily parsed names or keys that are broken
+            raise _untrusted(f"certificate chain cannot be processed: {exc}") from exc
         for cert in path:  # the first certificate out of its window names the error
             _check_window(cert, now)
         window = (
@@ -190,9 +193,14 @@ def verify_chain_to_anchor(
             while len(_cache) > _CACHE_SIZE:
                 _cache.popitem(last=False)
     elif not window[0] <= now <= window[1]:
-        _, path = _build_path(chain, {anchor_fp: anchor_map[anchor_fp]})
+        # rebuild the path only to name the certificate that is out of its window
+        try:
+            _, path = _build_path(chain, {anchor_fp: anchor_map[anchor_fp]})
+        except (CredentialError, ValueError, TypeError):
+            path = (chain[0], anchor_map[anchor_fp])
         for cert in path:
             _check_window(cert, now)
+        raise CredentialError("certificate chain is outside its validity window", code="expired")
     return leaf, anchor_map[anchor_fp]
 
 

@@ -484,3 +484,14 @@ def test_R19_structured_cbor_raises_only_credential_error(value: object) -> None
         verify_mdoc(data, trust=_fuzz_base()[1], now=NOW)
     with contextlib.suppress(CredentialError):
         verify_mdoc(data, trust=TrustConfig(), now=NOW, expected_session_transcript=transcript())
+
+
+def test_R19_certificate_with_invalid_version_is_malformed(issuer: MdocIssuer) -> None:
+    # found by the mutation fuzzer: cryptography's InvalidVersion is not a ValueError
+    issuer_signed = issuer.issuer_signed()
+    protected, unprotected, payload, signature = issuer_signed["issuerAuth"]
+    der = unprotected[33]
+    assert der.count(b"\xa0\x03\x02\x01\x02") == 1
+    unprotected = {33: der.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x07")}
+    issuer_signed["issuerAuth"] = [protected, unprotected, payload, signature]
+    assert code_of(cbor2.dumps(issuer_signed), trust=issuer.pki.trust) == "malformed"
