@@ -27,7 +27,7 @@ IDENTITY = {
 
 
 @dataclass
-class TestIssuer:
+class IdentityIssuer:
     """Issues ``dc+sd-jwt`` identity credentials; ``trust()`` is what a verifier configures."""
 
     key: Key = field(default_factory=lambda: Key(kid="test-issuer-1"))

@@ -77,6 +77,9 @@ def _register_subcommands() -> None:
     from ssar.cli.face import app as face_app
 
     app.add_typer(face_app, name="face")
+    from ssar.cli import wallet
+
+    app.add_typer(wallet.app, name="wallet")
     app.command("demo")(demo.demo)
 
 

@@ -13,7 +13,7 @@ from ssar.credentials.dcql import DcqlQuery, build_identity_query
 from ssar.credentials.jose import parse_compact_jws
 from ssar.openid4vp.service import PresentationRequest, PresentationService
 from ssar.registry import Registry
-from tests.support.issuer import VCT, TestIssuer, disclose
+from tests.support.issuer import VCT, IdentityIssuer, disclose
 from tests.unit.credentials.factory import Key
 
 CLAIMS = ["given_name", "family_name", "birthdate"]
@@ -30,7 +30,7 @@ class Started:
 class Verifier:
     service: PresentationService
     clock: FixedClock
-    issuer: TestIssuer
+    issuer: IdentityIssuer
     holder: Key
 
     def start(
@@ -76,4 +76,6 @@ class Verifier:
 
 @pytest.fixture
 def verifier(registry: Registry, clock: FixedClock) -> Verifier:
-    return Verifier(service=registry.presentations, clock=clock, issuer=TestIssuer(), holder=Key())
+    return Verifier(
+        service=registry.presentations, clock=clock, issuer=IdentityIssuer(), holder=Key()
+    )

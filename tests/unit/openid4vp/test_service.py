@@ -257,9 +257,9 @@ def test_R14_presentation_without_key_binding_is_refused(verifier: Verifier) -> 
 
 def test_untrusted_issuer_is_refused(verifier: Verifier) -> None:
     started = verifier.start()
-    from tests.support.issuer import TestIssuer
+    from tests.support.issuer import IdentityIssuer
 
-    rogue = TestIssuer(key=Key(kid="test-issuer-1"))  # same iss and kid, other key
+    rogue = IdentityIssuer(key=Key(kid="test-issuer-1"))  # same iss and kid, other key
     jwt, disclosures = rogue.issue(holder=verifier.holder, now=verifier.clock.now())
     from tests.support.issuer import disclose
 
