@@ -164,7 +164,7 @@ class SessionService:
             ).one_or_none()
             if found is None:
                 return None
-            row, user = found.tuple()
+            row, user = found
             if (
                 row.revoked_at is not None
                 or row.expires_at <= now
