@@ -71,8 +71,17 @@ def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(";") if part.strip()]
 
 
-def parse_row(line: int, record: dict[str, str]) -> ImportRow:
-    """Validate one CSV record; raises ValidationFailed naming the first problem."""
+def parse_row(
+    line: int, record: dict[str, str], *, group_names: dict[str, str] | None = None
+) -> ImportRow:
+    """Validate one CSV record; raises ValidationFailed naming the first problem.
+    ``group_names`` caches cleaned group names, which repeat on almost every row."""
+    cache = group_names if group_names is not None else {}
+    groups: list[str] = []
+    for raw in _split(record.get("groups")):
+        if raw not in cache:
+            cache[raw] = clean_group_name(raw)
+        groups.append(cache[raw])
     given = clean_name(record.get("given_name"), field_name="given_name")
     family = clean_name(record.get("family_name"), field_name="family_name")
     display = clean_name(record.get("display_name"), field_name="display_name", required=False)
@@ -83,7 +92,7 @@ def parse_row(line: int, record: dict[str, str]) -> ImportRow:
         family_name=family,
         display_name=display or f"{given} {family}",
         emails=clean_emails(_split(record.get("email"))),
-        groups=tuple(dict.fromkeys(clean_group_name(g) for g in _split(record.get("groups")))),
+        groups=tuple(dict.fromkeys(groups)),
         employee_id=clean_optional(
             record.get("employee_id"), field_name="employee_id", max_length=128
         ),
@@ -115,6 +124,7 @@ def read_users_csv(stream: TextIO) -> Iterator[ImportRow | ImportRowError]:
             f"columns are {', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}",
             field="header",
         )
+    group_names: dict[str, str] = {}
     for values in reader:
         line = reader.line_num
         if not any(v.strip() for v in values):
@@ -128,6 +138,6 @@ def read_users_csv(stream: TextIO) -> Iterator[ImportRow | ImportRowError]:
             continue
         record = dict(zip(columns, values, strict=True))
         try:
-            yield parse_row(line, record)
+            yield parse_row(line, record, group_names=group_names)
         except ValidationFailed as exc:
             yield ImportRowError(line, record.get("username", "").strip() or None, exc.detail)
