@@ -119,6 +119,8 @@ class Challenges:
         user_id: str | None,
         now: datetime,
     ) -> bytes:
+        # anyone may ask for sign-in options: keep the table from growing without bound
+        self.purge_expired(session, now=now)
         challenge = secrets.token_bytes(CHALLENGE_BYTES)
         session.add(
             WebAuthnChallengeRow(

@@ -275,3 +275,15 @@ def test_disabled_user_cannot_sign_in_with_a_passkey(
         any_registry.signin.signin_with_passkey(
             credential=authenticator.get(options), binding_token=BROWSER
         )
+
+
+def test_expired_challenges_are_purged(any_registry: Registry, ada: str, clock: FixedClock) -> None:
+    from ssar.store.tables import WebAuthnChallengeRow
+
+    any_registry.signin.passkey_signin_options(username=None, binding_token=BROWSER)
+    clock.advance(timedelta(hours=2))
+    any_registry.signin.passkey_signin_options(username=None, binding_token=BROWSER)
+    with any_registry.database.transaction() as session:
+        rows = list(session.execute(select(WebAuthnChallengeRow)).scalars())
+    assert len(rows) == 1
+    assert rows[0].created_at == clock.now()
