@@ -7,7 +7,8 @@ SsarError
 ├── Conflict                      uniqueness or state conflict
 ├── ValidationFailed              input that breaks a rule (carries a field)
 ├── AuthenticationFailed          sign-in did not succeed (always one uniform message)
-│   └── ReauthenticationRequired  the action needs a sign-in within the last minutes (R27)
+│   ├── ReauthenticationRequired  the action needs a sign-in within the last minutes (R27)
+│   └── Throttled                 too many failed attempts: wait, then try again (R8)
 ├── PermissionDenied              signed in, but not allowed
 ├── CsrfFailed                    a state-changing request without a valid CSRF token (R26)
 └── CredentialError               a credential or presentation failed a check (``code``)
@@ -61,6 +62,11 @@ class AuthenticationFailed(SsarError):
 class ReauthenticationRequired(AuthenticationFailed):
     code = "reauthentication_required"
     title = "Please sign in again to continue"
+
+
+class Throttled(AuthenticationFailed):
+    code = "throttled"
+    title = "Too many attempts. Wait a few minutes, then try again"
 
 
 class PermissionDenied(SsarError):

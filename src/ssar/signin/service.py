@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from ssar.clock import Clock
 from ssar.config import Settings
-from ssar.errors import AuthenticationFailed, NotFound, ReauthenticationRequired
+from ssar.directory.names import username_key
+from ssar.errors import AuthenticationFailed, NotFound, ReauthenticationRequired, Throttled
 from ssar.keys import SecretKey
 from ssar.signin.common import audit, find_user, notify_method_change
 from ssar.signin.models import (
@@ -35,6 +36,7 @@ from ssar.signin.tap import TapService, redeem_tap
 from ssar.signin.totp import Totp
 from ssar.store.db import Database
 from ssar.store.tables import AuthMethodRow, UserRow
+from ssar.throttle import Throttle, ThrottlePolicy
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +54,12 @@ class SigninService:
         )
         self.taps = TapService(
             database=database, clock=clock, policy=settings.tap, secret_key=secret_key
+        )
+        self._account_throttle = Throttle(
+            purpose="signin-account", secret_key=secret_key, policy=ThrottlePolicy()
+        )
+        self._address_throttle = Throttle(
+            purpose="signin-address", secret_key=secret_key, policy=ThrottlePolicy(free_failures=20)
         )
         self._passkeys = PasskeyCeremonies(settings=settings, secret_key=secret_key)
         self._totp = Totp(secret_key=secret_key, issuer=settings.rp_name)
@@ -337,10 +345,26 @@ class SigninService:
         ip: str | None,
     ) -> SigninResult:
         now = self._clock.now()
+        account_keys = (
+            [self._account_throttle.key("user", username_key(username))] if username else []
+        )
+        address_keys = [self._address_throttle.key("ip", ip)] if ip else []
+        keys = account_keys + address_keys
+        with self._db.transaction() as session:
+            throttled = self._account_throttle.check(session, keys, now=now).blocked
+        if throttled:
+            # refused before the credential is even looked at; not counted again
+            self._record_failure(method, username, Throttled("throttled"), ip=ip)
+            raise Throttled()
         try:
             with self._db.transaction() as session:
-                return attempt(session, now)
+                result = attempt(session, now)
+                self._account_throttle.clear(session, account_keys)
+                return result
         except AuthenticationFailed as exc:
+            with self._db.transaction() as session:
+                self._account_throttle.record_failure(session, account_keys, now=now)
+                self._address_throttle.record_failure(session, address_keys, now=now)
             self._record_failure(method, username, exc, ip=ip)
             raise AuthenticationFailed(exc.detail) from exc
 

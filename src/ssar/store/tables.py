@@ -284,3 +284,19 @@ class VpTransactionRow(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
     responded_at: Mapped[datetime | None]
     used_at: Mapped[datetime | None]
+
+
+# --- throttling (shared by every process) ----------------------------------------------------
+
+
+class ThrottleRow(Base):
+    """Consecutive failures under one key (an account or a client address) and until when
+    further attempts are refused. Keys are keyed hashes, never the raw username or address."""
+
+    __tablename__ = "throttles"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    first_failure_at: Mapped[datetime]
+    last_failure_at: Mapped[datetime] = mapped_column(index=True)
+    blocked_until: Mapped[datetime | None]

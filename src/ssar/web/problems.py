@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ssar import errors
 
 STATUS: list[tuple[type[errors.SsarError], int]] = [
+    (errors.Throttled, 429),
     (errors.ReauthenticationRequired, 401),
     (errors.AuthenticationFailed, 401),
     (errors.NotFound, 404),
