@@ -16,6 +16,7 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter on every start
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
