@@ -41,9 +41,8 @@ def test_demo_command_prints_a_tap_that_signs_in(tmp_path: Path, sqlite_url: str
 
     registry = Registry(Settings(database_url=sqlite_url, var_dir=tmp_path / "var"))
     try:
-        signed_in = registry.signin.signin_with_tap(
-            username=NEWCOMER, tap=tap, binding_token="demo-test-browser", ip="127.0.0.1"
-        )
-        assert signed_in.user_id == registry.directory.get_user(NEWCOMER).id
+        signed_in = registry.signin.signin_with_tap(username=NEWCOMER, tap=tap, ip="127.0.0.1")
+        assert signed_in.method_type == "tap"
+        assert signed_in.must_register_passkey
     finally:
         registry.close()
