@@ -95,6 +95,9 @@ def issue_tap(
     tap = generate_tap(length)
     single_use = policy.one_time if one_time is None else one_time
     now = clock.now()
+    # issuing for one user takes turns: without the row lock two concurrent issues would each
+    # revoke nothing the other had written yet, and both passes would stay active (R25)
+    session.execute(select(UserRow.id).where(UserRow.id == user.id).with_for_update())
     replaced = session.execute(
         update(AuthMethodRow)
         .where(

@@ -13,6 +13,7 @@ from ssar.clock import FixedClock
 from ssar.config import TapPolicy
 from ssar.errors import AuthenticationFailed, ConfigurationError, NotFound, ValidationFailed
 from ssar.registry import Registry
+from ssar.signin.tap import hash_tap
 from ssar.store.tables import AuditEventRow, AuthMethodRow
 from tests.conftest import make_settings
 from tests.support.users import add_user
@@ -191,3 +192,28 @@ def test_R25_concurrent_redemption_exactly_one_succeeds(any_registry: Registry, 
         t.join(timeout=60)
     assert sorted(outcomes) == ["ok"] + ["refused"] * 9
     assert len(_audit(any_registry, "tap.redeemed")) == 1
+
+
+def test_R25_concurrent_issues_leave_exactly_one_active_tap(
+    any_registry: Registry, ada: str
+) -> None:
+    barrier = threading.Barrier(6)
+    issued: list[str] = []
+
+    def issue() -> None:
+        barrier.wait()
+        issued.append(any_registry.signin.taps.issue(username="ada", actor="test").tap)
+
+    threads = [threading.Thread(target=issue) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(issued) == 6
+    active = [r for r in _tap_rows(any_registry, ada) if r.revoked_at is None]
+    assert len(active) == 1
+    # and it is the pass one of the callers holds
+    holders = [t for t in issued if hash_tap(any_registry.secret_key, t) == active[0].secret_hash]
+    assert len(holders) == 1
+    result = any_registry.signin.signin_with_tap(username="ada", tap=holders[0], ip=None)
+    assert result.method_type == "tap"
