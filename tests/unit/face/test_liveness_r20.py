@@ -55,7 +55,7 @@ def _frames(pose_frames: dict[Pose, bytes], poses: tuple[Pose, ...]) -> list[Fra
     return [Frame(pose_frames[p]) for p in poses]
 
 
-def test_r20_random_sequences_are_2_or_3_poses_with_a_turn_and_a_straight_pose() -> None:
+def test_R20_random_sequences_are_2_or_3_poses_with_a_turn_and_a_straight_pose() -> None:
     rng = random.Random(1)
     seen = set()
     for _ in range(300):
@@ -68,7 +68,7 @@ def test_r20_random_sequences_are_2_or_3_poses_with_a_turn_and_a_straight_pose()
     assert len(seen) == 14
 
 
-def test_r20_a_burst_that_follows_the_challenge_passes(
+def test_R20_a_burst_that_follows_the_challenge_passes(
     clock: FixedClock, pose_frames: dict[Pose, bytes]
 ) -> None:
     poses = (Pose.LEFT, Pose.STRAIGHT, Pose.RIGHT)
@@ -86,7 +86,7 @@ def test_r20_a_burst_that_follows_the_challenge_passes(
     assert len(result.frame_digests) == 3
 
 
-def test_r20_transition_and_repeated_frames_of_a_pose_are_allowed(
+def test_R20_transition_and_repeated_frames_of_a_pose_are_allowed(
     clock: FixedClock, pose_frames: dict[Pose, bytes], webcam_frame: RgbImage
 ) -> None:
     poses = (Pose.STRAIGHT, Pose.RIGHT)
@@ -106,7 +106,7 @@ def embed_box(image: RgbImage):  # type: ignore[no-untyped-def]
     return find_single_face(image).box
 
 
-def test_r20_frames_for_another_nonce_are_refused(
+def test_R20_frames_for_another_nonce_are_refused(
     clock: FixedClock, pose_frames: dict[Pose, bytes]
 ) -> None:
     poses = (Pose.STRAIGHT, Pose.LEFT)
@@ -121,7 +121,7 @@ def test_r20_frames_for_another_nonce_are_refused(
         )
 
 
-def test_r20_a_challenge_with_altered_poses_is_refused(clock: FixedClock) -> None:
+def test_R20_a_challenge_with_altered_poses_is_refused(clock: FixedClock) -> None:
     challenge = _challenge(clock, (Pose.STRAIGHT, Pose.LEFT))
     forged = _challenge(clock, (Pose.STRAIGHT, Pose.RIGHT))
     version, _, mac = challenge.token.split(".")
@@ -134,7 +134,7 @@ def test_r20_a_challenge_with_altered_poses_is_refused(clock: FixedClock) -> Non
         read_challenge(token="garbage", expected_nonce=NONCE, key=KEY)
 
 
-def test_r20_frames_after_the_deadline_are_refused(
+def test_R20_frames_after_the_deadline_are_refused(
     clock: FixedClock, pose_frames: dict[Pose, bytes]
 ) -> None:
     poses = (Pose.STRAIGHT, Pose.LEFT)
@@ -150,7 +150,7 @@ def test_r20_frames_after_the_deadline_are_refused(
         )
 
 
-def test_r20_frames_captured_before_the_challenge_are_refused(
+def test_R20_frames_captured_before_the_challenge_are_refused(
     clock: FixedClock, pose_frames: dict[Pose, bytes]
 ) -> None:
     poses = (Pose.STRAIGHT, Pose.LEFT)
@@ -163,7 +163,7 @@ def test_r20_frames_captured_before_the_challenge_are_refused(
         )
 
 
-def test_r20_a_still_image_repeated_fails(
+def test_R20_a_still_image_repeated_fails(
     clock: FixedClock, pose_frames: dict[Pose, bytes], webcam_frame: RgbImage
 ) -> None:
     poses = (Pose.STRAIGHT, Pose.LEFT, Pose.STRAIGHT)
@@ -185,7 +185,7 @@ def test_r20_a_still_image_repeated_fails(
         )
 
 
-def test_r20_a_replayed_burst_is_refused(clock: FixedClock, pose_frames: dict[Pose, bytes]) -> None:
+def test_R20_a_replayed_burst_is_refused(clock: FixedClock, pose_frames: dict[Pose, bytes]) -> None:
     poses = (Pose.STRAIGHT, Pose.RIGHT)
     challenge = _challenge(clock, poses)
     frames = _frames(pose_frames, poses)
@@ -203,7 +203,7 @@ def test_r20_a_replayed_burst_is_refused(clock: FixedClock, pose_frames: dict[Po
         )
 
 
-def test_r20_poses_in_the_wrong_order_fail(
+def test_R20_poses_in_the_wrong_order_fail(
     clock: FixedClock, pose_frames: dict[Pose, bytes]
 ) -> None:
     challenge = _challenge(clock, (Pose.LEFT, Pose.STRAIGHT))
@@ -217,7 +217,7 @@ def test_r20_poses_in_the_wrong_order_fail(
         )
 
 
-def test_r20_too_few_or_too_many_frames_fail(
+def test_R20_too_few_or_too_many_frames_fail(
     clock: FixedClock, pose_frames: dict[Pose, bytes]
 ) -> None:
     challenge = _challenge(clock, (Pose.LEFT, Pose.STRAIGHT, Pose.RIGHT))
@@ -232,7 +232,7 @@ def test_r20_too_few_or_too_many_frames_fail(
     assert caught.value.code == "frame_count"
 
 
-def test_r20_check_face_matches_the_straight_frame_with_the_portrait(
+def test_R20_check_face_matches_the_straight_frame_with_the_portrait(
     clock: FixedClock, pose_frames: dict[Pose, bytes], astronaut: RgbImage
 ) -> None:
     poses = (Pose.RIGHT, Pose.STRAIGHT, Pose.LEFT)
@@ -249,7 +249,7 @@ def test_r20_check_face_matches_the_straight_frame_with_the_portrait(
     assert result.liveness.poses == poses
 
 
-def test_r20_a_person_swapped_mid_burst_is_refused(
+def test_R20_a_person_swapped_mid_burst_is_refused(
     clock: FixedClock, pose_frames: dict[Pose, bytes]
 ) -> None:
     obama = shared_path("faces", "tests", "test_images", "obama.jpg").read_bytes()

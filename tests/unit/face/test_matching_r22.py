@@ -23,23 +23,23 @@ from ssar.face.matching import compare_faces, embed_image, embed_portrait, embed
 from tests.conftest import shared_path
 
 
-def test_r22_default_threshold_is_70() -> None:
+def test_R22_default_threshold_is_70() -> None:
     assert DEFAULT_THRESHOLD == 70
 
 
 @pytest.mark.parametrize("threshold", [50, 50.0, 70, 99.5, 100])
-def test_r22_thresholds_from_50_to_100_are_accepted(threshold: float) -> None:
+def test_R22_thresholds_from_50_to_100_are_accepted(threshold: float) -> None:
     assert check_threshold(threshold) == threshold
 
 
 @pytest.mark.parametrize("threshold", [49.9, 0, -1, 100.1, 1000, math.nan])
-def test_r22_thresholds_outside_50_100_are_refused(threshold: float) -> None:
+def test_R22_thresholds_outside_50_100_are_refused(threshold: float) -> None:
     with pytest.raises(InvalidThreshold) as caught:
         check_threshold(threshold)
     assert isinstance(caught.value, ValidationFailed)  # a usage error: CLI exit 2
 
 
-def test_r22_confidence_is_monotonic_in_distance_and_clipped() -> None:
+def test_R22_confidence_is_monotonic_in_distance_and_clipped() -> None:
     distances = [i / 1000 for i in range(0, 1600)]
     values = [confidence_from_distance(d) for d in distances]
     assert all(a >= b for a, b in itertools.pairwise(values))
@@ -49,12 +49,12 @@ def test_r22_confidence_is_monotonic_in_distance_and_clipped() -> None:
 
 
 @pytest.mark.parametrize("confidence", [50, 70, 90])
-def test_r22_confidence_c_means_estimated_fmr_of_ten_to_minus_c_over_10(confidence: int) -> None:
+def test_R22_confidence_c_means_estimated_fmr_of_ten_to_minus_c_over_10(confidence: int) -> None:
     distance = distance_for_confidence(confidence)
     assert estimated_fmr(distance) == pytest.approx(10 ** (-confidence / 10), rel=1e-3)
 
 
-def test_r22_the_same_photo_transformed_matches(astronaut: RgbImage) -> None:
+def test_R22_the_same_photo_transformed_matches(astronaut: RgbImage) -> None:
     reference = embed_image(astronaut)
     ok, jpeg = cv2.imencode(".jpg", astronaut[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 40])
     assert ok
@@ -65,20 +65,20 @@ def test_r22_the_same_photo_transformed_matches(astronaut: RgbImage) -> None:
         assert result.threshold == 70
 
 
-def test_r22_match_agrees_with_the_published_confidence(astronaut: RgbImage) -> None:
+def test_R22_match_agrees_with_the_published_confidence(astronaut: RgbImage) -> None:
     reference = embed_image(astronaut)
     result = compare_faces(reference=reference, probe=reference, threshold=100)
     assert result.confidence == 100.0
     assert result.match
 
 
-def test_r22_compare_refuses_a_bad_threshold(astronaut: RgbImage) -> None:
+def test_R22_compare_refuses_a_bad_threshold(astronaut: RgbImage) -> None:
     embedding = embed_image(astronaut)
     with pytest.raises(InvalidThreshold):
         compare_faces(reference=embedding, probe=embedding, threshold=40)
 
 
-def test_r23_an_embedding_never_shows_its_values(astronaut: RgbImage) -> None:
+def test_R23_an_embedding_never_shows_its_values(astronaut: RgbImage) -> None:
     embedding = embed_image(astronaut)
     assert "vector" not in repr(embedding)
     assert str(round(float(embedding.vector[0]), 4)) not in repr(embedding)
@@ -93,12 +93,12 @@ def _shared(name: str) -> bytes:
     ("a", "b"),
     [("obama.jpg", "obama2.jpg"), ("obama.jpg", "obama3.jpg"), ("obama2.jpg", "obama3.jpg")],
 )
-def test_r22_same_person_pairs_match_at_the_default(a: str, b: str) -> None:
+def test_R22_same_person_pairs_match_at_the_default(a: str, b: str) -> None:
     result = compare_faces(reference=embed_portrait(_shared(a)), probe=embed_selfie(_shared(b)))
     assert result.match, result
 
 
-def test_r22_different_people_do_not_match() -> None:
+def test_R22_different_people_do_not_match() -> None:
     obama = embed_portrait(_shared("obama.jpg"))
     biden = embed_selfie(_shared("biden.jpg"))
     result = compare_faces(reference=obama, probe=biden, threshold=50)

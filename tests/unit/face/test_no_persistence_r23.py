@@ -42,7 +42,7 @@ def _files(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
 
 
-def test_r23_compare_and_liveness_write_and_log_nothing(
+def test_R23_compare_and_liveness_write_and_log_nothing(
     astronaut: RgbImage,
     pose_frames: dict[Pose, bytes],
     clock: FixedClock,
@@ -89,7 +89,7 @@ def test_r23_compare_and_liveness_write_and_log_nothing(
     assert all(r.name.startswith("ssar.face") is False for r in caplog.records)
 
 
-def test_r23_the_hook_does_see_a_write(tmp_path: Path) -> None:
+def test_R23_the_hook_does_see_a_write(tmp_path: Path) -> None:
     """The guard above would notice a write (no vacuous pass)."""
     global _recording
     _recording = []
