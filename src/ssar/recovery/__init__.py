@@ -1,0 +1,1 @@
+"""The recovery flow: state machine, steps, account matching, extension client, restoration."""
