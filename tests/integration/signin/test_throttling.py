@@ -85,3 +85,28 @@ def test_R8_concurrent_failures_are_all_counted(any_registry: Registry, ada: str
         rows = list(session.execute(select(ThrottleRow)).scalars())
     assert [r.failures for r in rows] == [4]
     assert "ada" not in rows[0].key  # keys are keyed hashes, never the username
+
+
+def test_R8_throttled_page_says_to_wait(registry: Registry) -> None:
+    from tests.support.users import add_user
+    from tests.support.web import csrf_of, page_client
+
+    add_user(registry, "ada")
+    with page_client(registry) as client:
+        for _ in range(5):
+            token = csrf_of(client.get("/signin").text)
+            failed = client.post(
+                "/signin/tap",
+                data={"username": "ada", "tap": "W" * 16, "csrf_token": token},
+                headers={"accept": "text/html"},
+            )
+            assert failed.status_code == 401
+        token = csrf_of(client.get("/signin").text)
+        throttled = client.post(
+            "/signin/tap",
+            data={"username": "ada", "tap": "W" * 16, "csrf_token": token},
+            headers={"accept": "text/html"},
+        )
+    assert throttled.status_code == 429
+    assert "Too many attempts" in throttled.text
+    assert "sign-in is paused" in throttled.text
