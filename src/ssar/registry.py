@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ssar.admin.tokens import ApiTokenService
     from ssar.directory.service import DirectoryService
     from ssar.openid4vp.service import PresentationService
+    from ssar.profiles.service import ProfileService
     from ssar.signin.service import SigninService
 
 
@@ -98,6 +99,12 @@ class Registry:
             certificate_chain=chain,
             status_fetcher=HttpStatusListFetcher(httpx.Client(timeout=5.0)),
         )
+
+    @cached_property
+    def profiles(self) -> ProfileService:
+        from ssar.profiles.service import ProfileService
+
+        return ProfileService(database=self.database, clock=self.clock, settings=self.settings)
 
     def close(self) -> None:
         if "database" in self.__dict__:

@@ -300,3 +300,41 @@ class ThrottleRow(Base):
     first_failure_at: Mapped[datetime]
     last_failure_at: Mapped[datetime] = mapped_column(index=True)
     blocked_until: Mapped[datetime | None]
+
+
+# --- identity verification profiles (owned by ssar.profiles) ---------------------------------
+
+
+class VerificationProfileRow(Base):
+    """An identity verification profile. ``settings`` holds the nested parts (credentials,
+    validation, face_check, tap) in the YAML shape; groups live in
+    ``verification_profile_groups`` by id, so renaming a group keeps the profile working."""
+
+    __tablename__ = "verification_profiles"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(128))
+    name_key: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(String(1024), default="")
+    mode: Mapped[str] = mapped_column(String(16))  # evaluation | production
+    priority: Mapped[int] = mapped_column(Integer, unique=True)
+    allow_privileged: Mapped[bool] = mapped_column(Boolean, default=False)
+    provider: Mapped[str] = mapped_column(String(128))
+    settings: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class VerificationProfileGroupRow(Base):
+    """A group a profile includes or excludes (``kind``), in the order the profile lists it."""
+
+    __tablename__ = "verification_profile_groups"
+
+    profile_id: Mapped[str] = mapped_column(
+        ForeignKey("verification_profiles.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(8))  # include | exclude
+    position: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,213 @@
+"""Profile rows inside a caller's unit of work (repositories never commit), and the group
+paths that explain why a profile applies to a user."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import defaultdict, deque
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+
+from ssar.directory.repository import ancestor_group_ids
+from ssar.profiles.models import (
+    ClaimRule,
+    CredentialPolicy,
+    ExtensionEndpoint,
+    FaceCheckPolicy,
+    GroupRef,
+    Profile,
+    TapSettings,
+    TrustedIssuer,
+    ValidationRules,
+)
+from ssar.store.tables import (
+    GroupMemberRow,
+    GroupNestingRow,
+    GroupRow,
+    VerificationProfileGroupRow,
+    VerificationProfileRow,
+)
+
+# serialises profile writes on PostgreSQL, so two concurrent applies cannot both pass the
+# priority check (SQLite already serialises writers)
+PROFILES_LOCK = 7284010
+
+GroupPath = tuple[str, ...]  # group names from a group the user is directly in, up to a group
+
+
+def profile_key(name: str) -> str:
+    """The key profile names are unique by: NFC-normalised, case-folded, spaces collapsed."""
+    return unicodedata.normalize("NFC", " ".join(name.split())).casefold()
+
+
+class ProfileRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def lock(self) -> None:
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text(f"SELECT pg_advisory_xact_lock({PROFILES_LOCK})"))
+
+    def rows(self) -> list[VerificationProfileRow]:
+        return list(
+            self.session.execute(
+                select(VerificationProfileRow).order_by(VerificationProfileRow.priority)
+            ).scalars()
+        )
+
+    def row_by_name(self, name: str) -> VerificationProfileRow | None:
+        return self.session.execute(
+            select(VerificationProfileRow).where(
+                VerificationProfileRow.name_key == profile_key(name)
+            )
+        ).scalar_one_or_none()
+
+    def group_ids(self, profile_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(included group ids, excluded group ids) in the profile's order."""
+        rows = self.session.execute(
+            select(VerificationProfileGroupRow)
+            .where(VerificationProfileGroupRow.profile_id == profile_id)
+            .order_by(VerificationProfileGroupRow.position)
+        ).scalars()
+        include: list[str] = []
+        exclude: list[str] = []
+        for row in rows:
+            (include if row.kind == "include" else exclude).append(row.group_id)
+        return tuple(include), tuple(exclude)
+
+    def replace_groups(
+        self, profile_id: str, *, include: Sequence[str], exclude: Sequence[str]
+    ) -> None:
+        self.session.execute(
+            delete(VerificationProfileGroupRow).where(
+                VerificationProfileGroupRow.profile_id == profile_id
+            )
+        )
+        position = 0
+        for kind, ids in (("include", include), ("exclude", exclude)):
+            for group_id in ids:
+                self.session.add(
+                    VerificationProfileGroupRow(
+                        profile_id=profile_id, group_id=group_id, kind=kind, position=position
+                    )
+                )
+                position += 1
+
+    def profiles(self, rows: Sequence[VerificationProfileRow]) -> list[Profile]:
+        """Rows as results, with their groups by current name, in one query for the groups."""
+        ids = [r.id for r in rows]
+        groups: dict[tuple[str, str], list[GroupRef]] = defaultdict(list)
+        if ids:
+            for profile_id, kind, group_id, name in self.session.execute(
+                select(
+                    VerificationProfileGroupRow.profile_id,
+                    VerificationProfileGroupRow.kind,
+                    GroupRow.id,
+                    GroupRow.name,
+                )
+                .join(GroupRow, GroupRow.id == VerificationProfileGroupRow.group_id)
+                .where(VerificationProfileGroupRow.profile_id.in_(ids))
+                .order_by(VerificationProfileGroupRow.position)
+            ):
+                groups[(profile_id, kind)].append(GroupRef(id=group_id, name=name))
+        return [
+            profile_from_row(
+                r,
+                include=tuple(groups[(r.id, "include")]),
+                exclude=tuple(groups[(r.id, "exclude")]),
+            )
+            for r in rows
+        ]
+
+    def group_paths(self, user_id: str) -> dict[str, GroupPath]:
+        """For every group the user is in (directly or through nesting), the shortest chain of
+        group names that leads there from a group the user is directly in."""
+        tree = ancestor_group_ids(user_id=user_id)
+        ancestors = select(tree.c.id)
+        names = dict(
+            self.session.execute(
+                select(GroupRow.id, GroupRow.name).where(GroupRow.id.in_(ancestors))
+            ).all()
+        )
+        parents: dict[str, list[str]] = defaultdict(list)
+        for child_id, parent_id in self.session.execute(
+            select(GroupNestingRow.child_id, GroupNestingRow.parent_id).where(
+                GroupNestingRow.child_id.in_(ancestors)
+            )
+        ):
+            parents[child_id].append(parent_id)
+        direct = self.session.execute(
+            select(GroupMemberRow.group_id).where(GroupMemberRow.user_id == user_id)
+        ).scalars()
+        paths: dict[str, GroupPath] = {}
+        queue: deque[str] = deque()
+        for group_id in sorted(direct, key=lambda g: names.get(g, "").casefold()):
+            paths[group_id] = (names[group_id],)
+            queue.append(group_id)
+        while queue:  # breadth first: the shortest chain wins, ties by name
+            child = queue.popleft()
+            for parent in sorted(parents[child], key=lambda g: names.get(g, "").casefold()):
+                if parent not in paths and parent in names:
+                    paths[parent] = (*paths[child], names[parent])
+                    queue.append(parent)
+        return paths
+
+
+def profile_from_row(
+    row: VerificationProfileRow, *, include: Iterable[GroupRef], exclude: Iterable[GroupRef]
+) -> Profile:
+    settings: dict[str, Any] = row.settings
+    credentials = settings.get("credentials")
+    validation = settings["validation"]
+    extension = validation.get("extension")
+    return Profile(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        mode=row.mode,
+        priority=row.priority,
+        include_groups=tuple(include),
+        exclude_groups=tuple(exclude),
+        allow_privileged=row.allow_privileged,
+        provider=row.provider,
+        credentials=(
+            CredentialPolicy(
+                types=tuple(credentials["types"]),
+                issuers=tuple(
+                    TrustedIssuer(
+                        iss=i["iss"],
+                        jwks=i.get("jwks"),
+                        jwks_uri=i.get("jwks_uri"),
+                        x5c=tuple(i.get("x5c") or ()),
+                    )
+                    for i in credentials["issuers"]
+                ),
+            )
+            if credentials
+            else None
+        ),
+        validation=ValidationRules(
+            match=validation["match"],
+            claims=tuple(ClaimRule(claim=c, attribute=a) for c, a in validation["claims"].items()),
+            extension=(
+                ExtensionEndpoint(
+                    url=extension["url"], timeout_seconds=float(extension["timeout_seconds"])
+                )
+                if extension
+                else None
+            ),
+        ),
+        face_check=FaceCheckPolicy(
+            required=bool(settings["face_check"]["required"]),
+            threshold=int(settings["face_check"]["threshold"]),
+        ),
+        tap=TapSettings(
+            lifetime_minutes=int(settings["tap"]["lifetime_minutes"]),
+            one_time=bool(settings["tap"]["one_time"]),
+        ),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
