@@ -13,7 +13,7 @@ import binascii
 import functools
 import hashlib
 import secrets
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -590,19 +590,15 @@ def issue_issuer_signed(
     return {"nameSpaces": namespaces, "issuerAuth": issuer_auth}
 
 
-def bench_sample() -> tuple[bytes, dict[str, Any]]:
-    """A freshly issued one-document DeviceResponse (IACA → DS, ES256, six elements, device
-    signature over an OpenID4VP transcript) and the ``verify_mdoc`` keyword arguments that
-    accept it; used by ``ssar bench credentials``."""
+def _bench_pki(now: datetime) -> tuple[PrivateKey, bytes, x509.Certificate]:
+    """A bench IACA and document signer: ``(ds_key, ds_der, iaca)``."""
     from datetime import timedelta
 
-    from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    now = datetime.now(UTC)
-    iaca_key, ds_key, device_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    iaca_key, ds_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
     iaca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "SSAR bench IACA")])
     iaca = (
         x509.CertificateBuilder()
@@ -630,49 +626,74 @@ def bench_sample() -> tuple[bytes, dict[str, Any]]:
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(iaca_key, hashes.SHA256())
     )
-    issuer_signed = issue_issuer_signed(
-        ds_key=ds_key,
-        alg=-7,
-        x5chain=[ds.public_bytes(serialization.Encoding.DER)],
-        doc_type="org.iso.18013.5.1.mDL",
-        claims={
-            "org.iso.18013.5.1": {
-                "family_name": "Mustermann",
-                "given_name": "Erika",
-                "birth_date": cbor2.CBORTag(1004, "1964-08-12"),
-                "document_number": "T22000129",
-                "issuing_country": "DE",
-                "age_over_18": True,
-            }
-        },
-        device_key=device_key.public_key(),
-        signed=now - timedelta(hours=1),
-        valid_from=now - timedelta(hours=1),
-        valid_until=now + timedelta(days=30),
-    )
-    transcript = openid4vp_session_transcript(
-        client_id="x509_san_dns:ssar.example.org",
-        nonce=secrets.token_urlsafe(16),
-        jwk_thumbprint=None,
-        response_uri="https://ssar.example.org/oid4vp/response",
-    )
-    data = sign_device_response(
-        issuer_signed=issuer_signed,
-        doc_type="org.iso.18013.5.1.mDL",
-        device_key=device_key,
-        alg=-7,
-        session_transcript=transcript,
-    )
-    kwargs: dict[str, Any] = {
-        "trust": TrustConfig(x509_anchors=(iaca,)),
-        "now": now,
-        "expected_session_transcript": transcript,
-    }
-    return data, kwargs
+    return ds_key, ds.public_bytes(serialization.Encoding.DER), iaca
+
+
+def bench_source(*, holders: int = 200) -> Callable[[], tuple[bytes, dict[str, Any]]]:
+    """A source of one-document DeviceResponses for ``ssar bench credentials``: every call
+    issues a fresh mdoc (IACA → DS, ES256, six elements, new salts and MSO signature) to the
+    next of ``holders`` device keys (cycled) and presents it with a device signature over a
+    fresh OpenID4VP transcript (new nonce); it returns the bytes and the ``verify_mdoc``
+    keyword arguments that accept them."""
+    from datetime import timedelta
+    from itertools import cycle
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ds_key, ds_der, iaca = _bench_pki(datetime.now(UTC))
+    trust = TrustConfig(x509_anchors=(iaca,))
+    device_keys = cycle([ec.generate_private_key(ec.SECP256R1()) for _ in range(holders)])
+
+    def sample() -> tuple[bytes, dict[str, Any]]:
+        now = datetime.now(UTC)
+        device_key = next(device_keys)
+        issuer_signed = issue_issuer_signed(
+            ds_key=ds_key,
+            alg=-7,
+            x5chain=[ds_der],
+            doc_type="org.iso.18013.5.1.mDL",
+            claims={
+                "org.iso.18013.5.1": {
+                    "family_name": "Mustermann",
+                    "given_name": "Erika",
+                    "birth_date": cbor2.CBORTag(1004, "1964-08-12"),
+                    "document_number": "T22000129",
+                    "issuing_country": "DE",
+                    "age_over_18": True,
+                }
+            },
+            device_key=device_key.public_key(),
+            signed=now - timedelta(hours=1),
+            valid_from=now - timedelta(hours=1),
+            valid_until=now + timedelta(days=30),
+        )
+        transcript = openid4vp_session_transcript(
+            client_id="x509_san_dns:ssar.example.org",
+            nonce=secrets.token_urlsafe(16),
+            jwk_thumbprint=None,
+            response_uri="https://ssar.example.org/oid4vp/response",
+        )
+        data = sign_device_response(
+            issuer_signed=issuer_signed,
+            doc_type="org.iso.18013.5.1.mDL",
+            device_key=device_key,
+            alg=-7,
+            session_transcript=transcript,
+        )
+        return data, {"trust": trust, "now": now, "expected_session_transcript": transcript}
+
+    return sample
+
+
+def bench_sample() -> tuple[bytes, dict[str, Any]]:
+    """One freshly issued DeviceResponse and the ``verify_mdoc`` keyword arguments that accept
+    it (see :func:`bench_source`)."""
+    return bench_source(holders=1)()
 
 
 __all__ = [
     "bench_sample",
+    "bench_source",
     "device_authentication_bytes",
     "issue_issuer_signed",
     "openid4vp_session_transcript",
