@@ -269,6 +269,18 @@ class SigninService:
                 now=self._clock.now(),
             )
 
+    def resume_totp(
+        self, *, session_info: SessionInfo, enrolment_token: str, binding_token: str
+    ) -> TotpEnrolment:
+        with self._db.transaction() as session:
+            user = self._user(session, session_info)
+            return self._totp.resume(
+                user=user,
+                enrolment_token=enrolment_token,
+                binding_hash=self.sessions.binding_hash(binding_token),
+                now=self._clock.now(),
+            )
+
     def confirm_totp(
         self,
         *,

@@ -38,6 +38,10 @@ class TotpCodeRejected(ValidationFailed):
     title = "That code did not work"
 
 
+class TotpCodeMismatch(TotpCodeRejected):
+    """The enrolment is still good; only the code was wrong, so the form can be shown again."""
+
+
 def time_step(at: datetime) -> int:
     return int(at.timestamp()) // STEP_SECONDS
 
@@ -66,10 +70,6 @@ class Totp:
 
     def begin(self, *, user: UserRow, binding_hash: str, now: datetime) -> TotpEnrolment:
         secret = pyotp.random_base32(length=32)
-        uri = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).provisioning_uri(
-            name=user.username, issuer_name=self._issuer
-        )
-        qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
         payload = {
             "secret": secret,
             "user_id": user.id,
@@ -77,6 +77,22 @@ class Totp:
             "exp": int((now + ENROLMENT_LIFETIME).timestamp()),
         }
         token = b64url(self._key.encrypt(ENROLMENT_PURPOSE, json.dumps(payload).encode()))
+        return self._enrolment(secret=secret, username=user.username, token=token)
+
+    def resume(
+        self, *, user: UserRow, enrolment_token: str, binding_hash: str, now: datetime
+    ) -> TotpEnrolment:
+        """The same pending enrolment again (after a wrong code), from its token."""
+        secret = self._open(
+            user=user, enrolment_token=enrolment_token, binding_hash=binding_hash, now=now
+        )
+        return self._enrolment(secret=secret, username=user.username, token=enrolment_token)
+
+    def _enrolment(self, *, secret: str, username: str, token: str) -> TotpEnrolment:
+        uri = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).provisioning_uri(
+            name=username, issuer_name=self._issuer
+        )
+        qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
         return TotpEnrolment(
             secret=secret, provisioning_uri=uri, qr_data_uri=str(qr), enrolment_token=token
         )
@@ -92,6 +108,29 @@ class Totp:
         label: str,
         now: datetime,
     ) -> AuthMethodRow:
+        secret = self._open(
+            user=user, enrolment_token=enrolment_token, binding_hash=binding_hash, now=now
+        )
+        step = matching_step(secret, code, now=now)
+        if step is None:
+            raise TotpCodeMismatch("the code does not match; check the time on your device")
+        row = AuthMethodRow(
+            user_id=user.id,
+            type="totp",
+            label=label.strip()[:256] or "Authenticator app",
+            created_at=now,
+            secret_enc=self._key.encrypt(ENCRYPTION_PURPOSE, secret.encode()),
+            totp_last_step=step,
+        )
+        session.add(row)
+        session.flush()
+        return row
+
+    def _open(
+        self, *, user: UserRow, enrolment_token: str, binding_hash: str, now: datetime
+    ) -> str:
+        """The secret inside an enrolment token, if the token is this user's, from this
+        browser, and not expired."""
         try:
             payload = json.loads(
                 self._key.decrypt(ENROLMENT_PURPOSE, b64url_decode(enrolment_token))
@@ -104,21 +143,7 @@ class Totp:
             or int(payload.get("exp", 0)) <= int(now.timestamp())
         ):
             raise TotpCodeRejected("the enrolment expired; start again")
-        secret = str(payload["secret"])
-        step = matching_step(secret, code, now=now)
-        if step is None:
-            raise TotpCodeRejected("the code does not match; check the time on your device")
-        row = AuthMethodRow(
-            user_id=user.id,
-            type="totp",
-            label=label.strip()[:256] or "Authenticator app",
-            created_at=now,
-            secret_enc=self._key.encrypt(ENCRYPTION_PURPOSE, secret.encode()),
-            totp_last_step=step,
-        )
-        session.add(row)
-        session.flush()
-        return row
+        return str(payload["secret"])
 
     def verify(self, session: Session, *, user: UserRow, code: str, now: datetime) -> AuthMethodRow:
         rows = session.execute(

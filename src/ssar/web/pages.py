@@ -17,6 +17,7 @@ from ssar.errors import AuthenticationFailed
 from ssar.registry import Registry
 from ssar.signin.models import IssuedSession, SessionInfo
 from ssar.signin.sessions import CookieSpec, new_token
+from ssar.signin.totp import TotpCodeMismatch
 from ssar.web.deps import RegistryDep, TemplatesDep, client_ip
 
 router = APIRouter(include_in_schema=False)
@@ -363,6 +364,7 @@ def totp_page(
 def totp_confirm(
     request: Request,
     registry: RegistryDep,
+    templates: TemplatesDep,
     browser: BrowserDep,
     _csrf: Csrf,
     session_info: SignedIn,
@@ -370,14 +372,31 @@ def totp_confirm(
     code: Annotated[str, Form(max_length=16)],
     label: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
-    registry.signin.confirm_totp(
-        session_info=session_info,
-        enrolment_token=enrolment_token,
-        code=code,
-        binding_token=browser.binding_token,
-        label=label,
-        ip=client_ip(request),
-    )
+    try:
+        registry.signin.confirm_totp(
+            session_info=session_info,
+            enrolment_token=enrolment_token,
+            code=code,
+            binding_token=browser.binding_token,
+            label=label,
+            ip=client_ip(request),
+        )
+    except TotpCodeMismatch as exc:  # the same QR code and form again, with the reason
+        enrolment = registry.signin.resume_totp(
+            session_info=session_info,
+            enrolment_token=enrolment_token,
+            binding_token=browser.binding_token,
+        )
+        page = _page(
+            request,
+            registry,
+            templates,
+            browser,
+            "totp.html",
+            {"enrolment": enrolment, "error": exc.detail, "label": label},
+        )
+        page.status_code = 422
+        return page
     return _redirect("/security-info?added=totp")
 
 

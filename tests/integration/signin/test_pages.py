@@ -263,3 +263,44 @@ def test_signin_page_links_to_recovery_placeholder(registry: Registry) -> None:
     assert "Can&#39;t access your account?" in signin or "Can't access your account?" in signin
     assert "being set up" in recover
     assert "administrator" in recover
+
+
+def test_totp_wrong_code_shows_the_same_form_again(registry: Registry) -> None:
+    from ssar.signin.totp import code_at_step, time_step
+
+    add_user(registry, "ada")
+    tap = registry.signin.taps.issue(username="ada", actor="test").tap
+    with page_client(registry) as client:
+        signin_with_tap(client, "ada", tap)
+        page = client.get("/security-info/totp").text
+        secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page)
+        token = re.search(r'name="enrolment_token" value="([^"]+)"', page)
+        assert secret is not None
+        assert token is not None
+        right = code_at_step(secret.group(1), time_step(registry.clock.now()))
+        wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+        again = client.post(
+            "/security-info/totp",
+            data={
+                "csrf_token": csrf_of(page),
+                "enrolment_token": token.group(1),
+                "code": wrong,
+                "label": "Work phone",
+            },
+        )
+        assert again.status_code == 422
+        assert "That code did not work" in again.text
+        assert secret.group(1) in again.text  # the same enrolment, not a new secret
+        assert 'value="Work phone"' in again.text
+        done = client.post(
+            "/security-info/totp",
+            data={
+                "csrf_token": csrf_of(again.text),
+                "enrolment_token": token.group(1),
+                "code": right,
+                "label": "Work phone",
+            },
+        )
+        assert done.status_code == 303
+        assert done.headers["location"] == "/security-info?added=totp"
+        assert "Work phone" in client.get("/security-info").text
