@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from sqlalchemy import select
@@ -256,7 +256,7 @@ class SigninService:
                 ),
                 now=now,
             )
-            self._method_added(session, user=user, row=row, now=now, ip=ip)
+            self._method_changed(session, user=user, row=row, action="added", now=now, ip=ip)
             return _method_info(row)
 
     def begin_totp(self, *, session_info: SessionInfo, binding_token: str) -> TotpEnrolment:
@@ -304,7 +304,7 @@ class SigninService:
                 label=label,
                 now=now,
             )
-            self._method_added(session, user=user, row=row, now=now, ip=ip)
+            self._method_changed(session, user=user, row=row, action="added", now=now, ip=ip)
             return _method_info(row)
 
     def remove_method(
@@ -327,24 +327,7 @@ class SigninService:
                 raise NotFound("no such sign-in method")
             row.revoked_at = now
             row.revoked_reason = "removed"
-            audit(
-                session,
-                "method.removed",
-                at=now,
-                actor=f"user:{user.username}",
-                user_id=user.id,
-                ip=ip,
-                data={"method_id": row.id, "type": row.type},
-            )
-            notify_method_change(
-                session,
-                user=user,
-                action="removed",
-                method_type=row.type,
-                label=row.label,
-                at=now,
-                base_url=self._settings.base_url,
-            )
+            self._method_changed(session, user=user, row=row, action="removed", now=now, ip=ip)
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -448,12 +431,20 @@ class SigninService:
             raise AuthenticationFailed("the session's user is gone or disabled")
         return user
 
-    def _method_added(
-        self, session: Session, *, user: UserRow, row: AuthMethodRow, now: datetime, ip: str | None
+    def _method_changed(
+        self,
+        session: Session,
+        *,
+        user: UserRow,
+        row: AuthMethodRow,
+        action: Literal["added", "removed"],
+        now: datetime,
+        ip: str | None,
     ) -> None:
+        """Audit a method added or removed and tell the user, in the same transaction (R27)."""
         audit(
             session,
-            "method.added",
+            f"method.{action}",
             at=now,
             actor=f"user:{user.username}",
             user_id=user.id,
@@ -463,7 +454,7 @@ class SigninService:
         notify_method_change(
             session,
             user=user,
-            action="added",
+            action=action,
             method_type=row.type,
             label=row.label,
             at=now,
