@@ -81,6 +81,9 @@ def _register_subcommands() -> None:
 
     app.add_typer(wallet.app, name="wallet")
     app.command("demo")(demo.demo)
+    from ssar.cli import profiles
+
+    app.add_typer(profiles.app, name="profiles")
 
 
 _register_subcommands()

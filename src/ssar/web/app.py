@@ -56,6 +56,9 @@ def create_app(registry: Registry) -> FastAPI:
 
     app.include_router(scim_router)
     app.include_router(admin_router)
+    from ssar.admin.profiles_api import router as profiles_router
+
+    app.include_router(profiles_router)
     app.include_router(pages_router)
     from ssar.openid4vp.routes import router as openid4vp_router
 
