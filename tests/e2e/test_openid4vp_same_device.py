@@ -16,8 +16,8 @@ from ssar.credentials.dcql import build_identity_query
 from ssar.registry import Registry
 from ssar.wallet.store import Wallet
 from tests.conftest import make_settings
-from tests.integration.openid4vp.server import free_port, running_server
 from tests.support.issuer import VCT, IdentityIssuer, holder_from
+from tests.support.server import free_port, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.e2e

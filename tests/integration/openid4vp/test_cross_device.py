@@ -17,8 +17,8 @@ from ssar.errors import CredentialError
 from ssar.registry import Registry
 from ssar.wallet.store import Wallet
 from tests.conftest import make_settings
-from tests.integration.openid4vp.server import free_port, running_server
 from tests.support.issuer import VCT, IdentityIssuer, holder_from
+from tests.support.server import free_port, running_server
 
 
 def _cli(*args: str) -> tuple[int, dict]:  # type: ignore[type-arg]

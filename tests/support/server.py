@@ -1,4 +1,5 @@
-"""Start a real ``ssar serve`` subprocess on a free port (integration and browser tests)."""
+"""A real ``ssar serve`` subprocess on a free port, and the ``ssar`` command beside it
+(integration and browser tests)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,14 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[3]
-SSAR = REPO / ".venv" / "bin" / "ssar"
+SSAR = Path(sys.executable).parent / "ssar"
+
+
+def ssar_command(*args: str) -> list[str]:
+    """The ``ssar`` CLI of this interpreter's environment (or the module, if not installed)."""
+    if SSAR.exists():
+        return [str(SSAR), *args]
+    return [sys.executable, "-c", "from ssar.cli.main import main; main()", *args]
 
 
 def free_port() -> int:
@@ -40,9 +47,7 @@ def running_server(
 ) -> Iterator[str]:
     """Yield the base URL of a served SSAR; stop it (this process only) afterwards."""
     base_url = f"http://localhost:{port}"
-    command = [str(SSAR) if SSAR.exists() else sys.executable, "serve", "--port", str(port)]
-    if not SSAR.exists():
-        command[1:1] = ["-m", "ssar.cli.main"]
+    command = ssar_command("serve", "--port", str(port))
     with log.open("wb") as out:
         process = subprocess.Popen(
             command,
