@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from ssar.credentials.trust import TrustConfig, load_trust
 from ssar.directory.names import group_key
@@ -327,13 +328,13 @@ class ProfilesDocument(_Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> ProfilesDocument:
-        problems: list[str] = []
         by_name: dict[str, str] = {}
         for profile in self.profiles:
             key = profile.name.casefold()
             if key in by_name:
-                problems.append(f"profile name {profile.name!r} is used twice")
+                raise ValueError(f"profile name {profile.name!r} is used twice")
             by_name[key] = profile.name
+        problems: list[str] = []
         by_priority: dict[int, str] = {}
         for profile in self.profiles:
             if profile.priority in by_priority:
@@ -343,7 +344,7 @@ class ProfilesDocument(_Strict):
                 )
             by_priority.setdefault(profile.priority, profile.name)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise PydanticCustomError("duplicate_priority", "; ".join(problems))
         return self
 
 
@@ -409,7 +410,9 @@ def parse_document(document: Any) -> ProfilesDocument:
     try:
         return ProfilesDocument.model_validate(document)
     except ValidationError as exc:
-        raise ProfileValidationFailed(problems_from(exc, document)) from None
+        kinds = {e.get("type") for e in exc.errors()}
+        code = "duplicate_priority" if kinds == {"duplicate_priority"} else "invalid_profile"
+        raise ProfileValidationFailed(problems_from(exc, document), code=code) from None
 
 
 def parse_yaml(text: str) -> ProfilesDocument:

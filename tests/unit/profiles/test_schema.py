@@ -107,7 +107,10 @@ def test_extra_top_level_key_is_refused() -> None:
 
 
 def test_duplicate_priority_in_one_document_names_both_profiles() -> None:
-    lines = problems({"profiles": [profile(), profile(name="Contractors")]})
+    with pytest.raises(ProfileValidationFailed) as caught:
+        parse_document({"profiles": [profile(), profile(name="Contractors")]})
+    assert caught.value.code == "duplicate_priority"
+    lines = caught.value.problems
     assert any(
         "priority 1 is used by both 'Employees' and 'Contractors'" in line for line in lines
     ), lines
