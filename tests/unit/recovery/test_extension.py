@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +20,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from structlog.testing import capture_logs
 
-from ssar.clock import FixedClock
+from ssar.clock import FixedClock, SystemClock
 from ssar.credentials.jose import (
     b64url_encode,
     parse_compact_jws,
@@ -446,3 +448,63 @@ def test_R29_real_server_slower_than_the_timeout_fails_closed(
     assert (result.passed, result.reason, result.attempts) == (False, "timeout", 2)
     assert len(hits) == 2
     assert 2 * timeout <= elapsed < 2 * timeout + 0.75
+
+
+# --------------------------------------------------------------------------- the documented helper
+
+
+def _documented_example() -> dict[str, Any]:
+    text = (Path(__file__).resolve().parents[3] / "docs" / "EXTENSION.md").read_text()
+    source = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "docs/EXTENSION.md", "exec"), namespace)
+    namespace["SSAR_BASE_URL"] = ISSUER
+    namespace["ENDPOINT_URL"] = URL
+    return namespace
+
+
+def _live_request(signing_key: SigningKey) -> httpx.Request:
+    recorder = Recorder(ok({"result": "pass"}))
+    http = httpx.Client(transport=httpx.MockTransport(recorder))
+    ExtensionClient(
+        http=http, signing_key=signing_key, issuer=ISSUER, clock=SystemClock()
+    ).validate(url=URL, claims=CLAIMS, user=USER, flow_id="flow-1")
+    return recorder.requests[0]
+
+
+def test_R29_documented_verifier_accepts_a_real_call(signing_key: SigningKey) -> None:
+    example = _documented_example()
+    jwks = KeySet.import_key_set({"keys": [signing_key.public_jwk()]})
+    request = _live_request(signing_key)
+    verify = example["verify_ssar_request"]
+    body = verify(request.headers["authorization"], request.content, jwks)
+    assert body["user"]["id"] == "u-1"
+    assert example["decide"](body, {"E-7": "1990-05-17"}) == {"result": "pass"}
+    assert example["decide"](body, {"E-7": "1991-01-01"}) == {
+        "result": "fail",
+        "failed_claims": ["birthdate"],
+    }
+    assert parse_answer(json.dumps(example["decide"](body, {})).encode())[0] == "failed"
+    with pytest.raises(ValueError, match="replayed"):
+        verify(request.headers["authorization"], request.content, jwks)
+
+
+def test_R29_documented_verifier_refuses_tampering(signing_key: SigningKey) -> None:
+    example = _documented_example()
+    verify = example["verify_ssar_request"]
+    jwks = KeySet.import_key_set({"keys": [signing_key.public_jwk()]})
+    request = _live_request(signing_key)
+    tampered = request.content.replace(b"1990-05-17", b"1970-01-01")
+    with pytest.raises(ValueError, match="another body"):
+        verify(request.headers["authorization"], tampered, jwks)
+    example["ENDPOINT_URL"] = "https://other.example.org/validate"
+    with pytest.raises(ValueError, match="invalid token"):
+        verify(request.headers["authorization"], request.content, jwks)
+    other_key = SigningKey(ec.generate_private_key(ec.SECP256R1()))
+    example["ENDPOINT_URL"] = URL
+    with pytest.raises(ValueError, match="invalid token"):
+        verify(
+            request.headers["authorization"],
+            request.content,
+            KeySet.import_key_set({"keys": [other_key.public_jwk()]}),
+        )
