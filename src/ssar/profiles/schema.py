@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import yaml
+from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -140,7 +141,15 @@ class IssuerSpec(_Strict):
             return None
         if not value:
             raise ValueError("x5c needs at least one anchor certificate")
-        return [_pem_anchor(v) for v in value]
+        anchors = []
+        for index, item in enumerate(value):
+            pem = _pem_anchor(item)
+            try:
+                x509.load_pem_x509_certificate(pem.encode())
+            except ValueError:
+                raise ValueError(f"x5c[{index}] is not a valid X.509 certificate") from None
+            anchors.append(pem)
+        return anchors
 
     @model_validator(mode="after")
     def _one_anchor(self) -> IssuerSpec:

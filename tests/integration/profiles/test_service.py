@@ -356,3 +356,34 @@ def test_profile_trust_config_from_stored_issuers(org: Registry) -> None:
     assert issuer is not None
     assert issuer.jwks == {"keys": [jwk]}
     assert stored.to_document()["credentials"]["types"] == ["urn:ssar:identity:1"]
+
+
+def test_concurrent_applies_cannot_share_a_priority(org: Registry) -> None:
+    import threading
+
+    from ssar.errors import SsarError
+
+    results: list[object] = []
+    barrier = threading.Barrier(2)
+
+    def apply(name: str, group: str) -> None:
+        document = {"profiles": [profile(name=name, include_groups=[group], exclude_groups=[])]}
+        barrier.wait()
+        try:
+            results.append(org.profiles.apply(document, actor=name))
+        except SsarError as exc:
+            results.append(exc)
+
+    threads = [
+        threading.Thread(target=apply, args=("A", "Engineering")),
+        threading.Thread(target=apply, args=("B", "Contractors")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    errors = [r for r in results if isinstance(r, SsarError)]
+    assert len(results) == 2
+    assert len(errors) == 1
+    assert errors[0].code in ("duplicate_priority", "profile_conflict")
+    assert len(org.profiles.list()) == 1
