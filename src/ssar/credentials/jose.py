@@ -7,13 +7,11 @@ and holder keys are used over and over on the verification hot path.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -46,20 +44,31 @@ _MIN_RSA_BITS = 2048
 _MAX_TOKEN_CHARS = 1_000_000
 
 
+# base64url → standard alphabet in one pass; '+', '/' and '=' in the input are not base64url,
+# so they become '!', which the strict decoder refuses
+FROM_URL = bytes.maketrans(b"-_+/=", b"+/!!!")
+TO_URL = bytes.maketrans(b"+/", b"-_")
+PADDING = (b"", b"===", b"==", b"=")  # by length % 4; 1 is never valid and stays invalid
+
+
 def b64url_decode(value: str, *, what: str = "value") -> bytes:
     """Strict unpadded base64url (RFC 7515 §2): other characters or padding are malformed."""
+    try:
+        return binascii.a2b_base64(
+            value.encode("ascii").translate(FROM_URL) + PADDING[len(value) & 3],
+            strict_mode=True,
+        )
+    except (AttributeError, UnicodeEncodeError, binascii.Error, ValueError):
+        pass
     if not isinstance(value, str):
         raise CredentialError(f"{what} is not a string", code="malformed")
     if "=" in value or "+" in value or "/" in value or len(value) % 4 == 1:
         raise CredentialError(f"{what} is not unpadded base64url", code="malformed")
-    try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise CredentialError(f"{what} is not base64url", code="malformed") from exc
+    raise CredentialError(f"{what} is not base64url", code="malformed")
 
 
 def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(TO_URL).rstrip(b"=").decode("ascii")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -71,10 +80,21 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+# the C scanner without JSONDecoder.decode's two regex matches; whitespace around the value and
+# every error fall back to the full decoder, which then decides (and words the error)
+SCAN_JSON = cast(Callable[[str, int], tuple[Any, int]], getattr(_DECODER, "scan_once"))  # noqa: B009
+_WHITESPACE = " \t\n\r"
 
 
 def loads_json(data: bytes | str, *, what: str = "JSON") -> Any:
     """JSON with duplicate member names refused; any failure is ``malformed``."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        value, end = SCAN_JSON(text, 0)
+        if end == len(text) or not text[end:].strip(_WHITESPACE):
+            return value
+    except (StopIteration, ValueError, RecursionError, UnicodeDecodeError, TypeError):
+        pass
     try:
         return _DECODER.decode(data.decode("utf-8") if isinstance(data, bytes) else data)
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:
@@ -88,9 +108,10 @@ def loads_json_object(data: bytes | str, *, what: str) -> dict[str, Any]:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class CompactJws:
-    """A parsed but not yet verified compact JWS whose payload is a JSON object (a JWT)."""
+class CompactJws(NamedTuple):
+    """A parsed but not yet verified compact JWS whose payload is a JSON object (a JWT).
+
+    Immutable; a named tuple because it is made twice per presentation on the hot path."""
 
     header: dict[str, Any]
     payload: dict[str, Any]
@@ -113,8 +134,64 @@ class CompactJws:
         return kid if isinstance(kid, str) else None
 
 
+def _fast_object(part: str) -> tuple[dict[str, Any], str] | None:
+    """A base64url JSON object member of a JWS and its JSON text, or ``None`` when anything is
+    off (the caller then takes the exact path, which words the error)."""
+    try:
+        text = binascii.a2b_base64(
+            part.encode("ascii").translate(FROM_URL) + PADDING[len(part) & 3], strict_mode=True
+        ).decode("utf-8")
+        value, end = SCAN_JSON(text, 0)
+    except Exception:  # any doubt goes to the exact path
+        return None
+    if type(value) is not dict or end != len(text):
+        return None
+    return value, text
+
+
 def parse_compact_jws(token: str, *, what: str = "JWT") -> CompactJws:
     """Split and decode ``header.payload.signature``; checks shape only, not the signature."""
+    return parse_compact_jws_text(token, what=what)[0]
+
+
+def parse_compact_jws_text(token: str, *, what: str = "JWT") -> tuple[CompactJws, str | None]:
+    """:func:`parse_compact_jws` and the payload's JSON text when the common path decoded it
+    (``None`` otherwise), for callers that can skip work when the text shows it is not needed."""
+    if isinstance(token, str) and 0 < len(token) <= _MAX_TOKEN_CHARS:
+        parts = token.split(".")
+        if len(parts) == 3:
+            raw_header, raw_payload, raw_signature = parts
+            header = _fast_object(raw_header)
+            payload = _fast_object(raw_payload) if header is not None else None
+            if (
+                payload is not None
+                and header is not None
+                and type(header[0].get("alg")) is str
+                and "crit" not in header[0]
+            ):
+                try:
+                    signature = binascii.a2b_base64(
+                        raw_signature.encode("ascii").translate(FROM_URL)
+                        + PADDING[len(raw_signature) & 3],
+                        strict_mode=True,
+                    )
+                except (binascii.Error, ValueError):
+                    pass
+                else:
+                    jws = CompactJws(
+                        header=header[0],
+                        payload=payload[0],
+                        signing_input=token[: len(raw_header) + len(raw_payload) + 1].encode(
+                            "ascii"
+                        ),
+                        signature=signature,
+                    )
+                    return jws, payload[1]
+    return _parse_compact_jws_exact(token, what=what), None
+
+
+def _parse_compact_jws_exact(token: str, *, what: str) -> CompactJws:
+    """:func:`parse_compact_jws` step by step, with an error naming the first defect."""
     if not isinstance(token, str) or not token:
         raise CredentialError(f"{what} is empty", code="malformed")
     if len(token) > _MAX_TOKEN_CHARS:
@@ -170,9 +247,24 @@ def _jwk_cache_key(jwk: Mapping[str, Any]) -> tuple[str, ...]:
 
 def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
     """The public key of a JWK (private members are ignored); cached by the key's members."""
+    if type(jwk) is dict and jwk.get("kty") == "EC":
+        # the common case without the member-by-member checks: an EC key already parsed
+        key = _EC_KEYS.get((jwk.get("crv"), jwk.get("x"), jwk.get("y")))
+        if key is not None:
+            return key
     if not isinstance(jwk, dict) and not isinstance(jwk, Mapping):
         raise CredentialError("JWK is not an object", code="malformed")
-    return _public_key_cached(_jwk_cache_key(jwk))
+    members = _jwk_cache_key(jwk)
+    key = _public_key_cached(members)
+    if members[0] == "EC":
+        if len(_EC_KEYS) >= 4096:
+            _EC_KEYS.clear()
+        _EC_KEYS[members[1:]] = key
+    return key
+
+
+#: ``(crv, x, y)`` → parsed EC key, for keys :func:`_public_key_cached` accepted
+_EC_KEYS: dict[tuple[Any, ...], PublicKey] = {}
 
 
 @lru_cache(maxsize=1024)
@@ -262,14 +354,20 @@ def verify_signature(
     """Verify ``jws`` with ``key`` or raise ``CredentialError`` (``error_code`` on a bad
     signature, ``unsupported_alg`` for an algorithm outside the allow-list or not fitting the key)."""
     alg = jws.alg
-    check_alg(alg, allowed_algs=allowed_algs, what=what)
-    if not key_fits_alg(key, alg):
+    if alg not in allowed_algs or alg.lower() == "none":
+        check_alg(alg, allowed_algs=allowed_algs, what=what)
+    kind, curve = _key_profile(key)
+    ec_alg = _EC_ALGS.get(alg)
+    if not (
+        (kind == "EC" and curve == _EC_CURVE_NAMES[alg])
+        if ec_alg is not None
+        else key_fits_alg(key, alg)
+    ):
         raise CredentialError(f"{what} alg {alg} does not fit the key", code="unsupported_alg")
     signature, data = jws.signature, jws.signing_input
-    kind = _key_profile(key)[0]
     try:
-        if kind == "EC":
-            _, _, size = _EC_ALGS[alg]
+        if ec_alg is not None:
+            size = ec_alg[2]
             if len(signature) != 2 * size:
                 raise InvalidSignature
             der = encode_dss_signature(

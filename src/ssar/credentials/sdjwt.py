@@ -7,21 +7,25 @@ on top of :func:`process_sd_jwt`, which both share.
 from __future__ import annotations
 
 import hashlib
+from binascii import a2b_base64, b2a_base64
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from ssar.credentials.did import DidResolver
 from ssar.credentials.jose import (
     ALLOWED_ALGS,
+    FROM_URL,
+    PADDING,
+    SCAN_JSON,
+    TO_URL,
     CompactJws,
     PublicKey,
     b64url_decode,
-    b64url_encode,
     check_alg,
     loads_json,
-    parse_compact_jws,
+    parse_compact_jws_text,
     public_key_from_jwk,
     verify_signature,
 )
@@ -40,6 +44,8 @@ KB_MAX_AGE = timedelta(minutes=5)
 #: Clock skew tolerated on ``nbf``, ``exp`` and ``iat``.
 LEEWAY = timedelta(seconds=60)
 KB_TYP = "kb+jwt"
+_KB_MAX_AGE_S = KB_MAX_AGE.total_seconds()
+_LEEWAY_S = LEEWAY.total_seconds()
 _MAX_DEPTH = 64
 _MAX_DISCLOSURES = 4096
 
@@ -80,103 +86,206 @@ def split_presentation(presentation: str) -> tuple[str, list[str], str | None, s
     if len(parts) - 2 > _MAX_DISCLOSURES:
         raise CredentialError("SD-JWT has too many disclosures", code="malformed")
     issuer_jwt, disclosures, last = parts[0], parts[1:-1], parts[-1]
-    if any(not d for d in disclosures):
+    if "" in disclosures:
         raise CredentialError("SD-JWT has an empty disclosure", code="malformed")
     sd_part = presentation[: len(presentation) - len(last)]
     return issuer_jwt, disclosures, (last or None), sd_part
 
 
-def _parse_disclosure(encoded: str, hash_fn: Callable[[bytes], Any]) -> Disclosure:
-    raw = b64url_decode(encoded, what="disclosure")
-    value = loads_json(raw, what="disclosure")
-    if not isinstance(value, list) or len(value) not in (2, 3):
+def _disclosure(encoded: str, hash_fn: Callable[[bytes], Any]) -> tuple[str, str | None, Any, str]:
+    """``(digest, claim name or None, value, salt)`` of one disclosure (RFC 9901 §7.1 step 3)."""
+    value: Any = None
+    try:
+        raw = encoded.encode("ascii")
+        text = a2b_base64(raw.translate(FROM_URL) + PADDING[len(raw) & 3], strict_mode=True).decode(
+            "utf-8"
+        )
+        value, end = SCAN_JSON(text, 0)
+        if end != len(text):
+            value = None  # trailing whitespace or garbage: the exact decoder decides
+    except Exception:  # any doubt goes to the exact decoder, which words the error
+        value = None
+    if type(value) is not list:
+        value = loads_json(b64url_decode(encoded, what="disclosure"), what="disclosure")
+        raw = encoded.encode("ascii")
+    if type(value) is not list or len(value) not in (2, 3):
         raise CredentialError("disclosure is not an array of 2 or 3 elements", code="malformed")
     salt = value[0]
-    if not isinstance(salt, str):
+    if type(salt) is not str:
         raise CredentialError("disclosure salt is not a string", code="malformed")
     name: str | None = None
     if len(value) == 3:
         name = value[1]
-        if not isinstance(name, str):
+        if type(name) is not str:
             raise CredentialError("disclosure claim name is not a string", code="malformed")
-        if name in ("_sd", "..."):
+        if name == "_sd" or name == "...":
             raise CredentialError(
                 f"disclosure uses the reserved claim name {name!r}", code="malformed"
             )
-    digest = b64url_encode(hash_fn(encoded.encode("ascii")).digest())
-    return Disclosure(encoded=encoded, digest=digest, salt=salt, name=name, value=value[-1])
+    digest = b2a_base64(hash_fn(raw).digest(), newline=False).translate(TO_URL).rstrip(b"=")
+    return digest.decode("ascii"), name, value[-1], salt
+
+
+def _parse_disclosure(encoded: str, hash_fn: Callable[[bytes], Any]) -> Disclosure:
+    digest, name, value, salt = _disclosure(encoded, hash_fn)
+    return Disclosure(encoded=encoded, digest=digest, salt=salt, name=name, value=value)
+
+
+_Disclosed = tuple[str, str | None, Any, str]
+
+
+def _too_deep() -> CredentialError:
+    return CredentialError("SD-JWT payload is nested too deeply", code="malformed")
+
+
+_TOP_SKIP = frozenset({"_sd", "_sd_alg"})
+_CONTAINERS = (dict, list)
+
+
+def _flat(payload: dict[str, Any], text: str) -> bool:
+    """Whether ``payload`` (decoded from the JSON ``text``) can only hold digests in its
+    top-level ``_sd`` and is shallower than the nesting limit, so that, when every disclosed
+    value is a scalar, :meth:`_Unpacker.top_only` gives what :meth:`_Unpacker.unpack` would.
+
+    Without a backslash the text spells every member name literally, so a ``"_sd"`` or
+    ``"..."`` anywhere else would show up as a further occurrence; every container opens
+    with a bracket, so fewer brackets than the limit bound the depth. Any doubt says no.
+    """
+    if "\\" in text or '"..."' in text:
+        return False
+    if text.count('"_sd"') != ("_sd" in payload):
+        return False
+    return text.count("{") + text.count("[") < _MAX_DEPTH
 
 
 class _Unpacker:
-    """RFC 9901 §7.1 step 3: replace digests by disclosed values, drop decoys, refuse reuse."""
+    """RFC 9901 §7.1 step 3: replace digests by disclosed values, drop decoys, refuse reuse.
 
-    def __init__(self, by_digest: dict[str, Disclosure]) -> None:
+    Payloads and disclosure values come from the JSON decoder, so containers are exactly
+    ``dict`` and ``list``; a leaf deeper than the limit is refused as a container would be.
+    """
+
+    __slots__ = ("by_digest", "seen", "top_level", "used")
+
+    def __init__(self, by_digest: dict[str, _Disclosed]) -> None:
         self.by_digest = by_digest
         self.seen: set[str] = set()
-        self.used: set[str] = set()
+        self.used = 0
         self.top_level: set[str] = set()
 
-    def _take(self, digest: Any) -> Disclosure | None:
-        if not isinstance(digest, str):
+    def _take(self, digest: Any) -> _Disclosed | None:
+        if type(digest) is not str:
             raise CredentialError("digest is not a string", code="malformed")
         if digest in self.seen:
             raise CredentialError(f"digest {digest} appears more than once", code="malformed")
         self.seen.add(digest)
         disclosure = self.by_digest.get(digest)
         if disclosure is not None:
-            self.used.add(digest)
+            self.used += 1
         return disclosure
+
+    def top_only(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`unpack` of a payload whose only digests are in its top-level ``_sd`` and
+        whose disclosed values are not containers (see :func:`_flat`): nested objects are
+        taken as they are, nothing in them needs processing."""
+        result = {key: value for key, value in payload.items() if key not in _TOP_SKIP}
+        if "_sd" not in payload:
+            return result
+        digests = payload["_sd"]
+        if type(digests) is not list:
+            raise CredentialError("_sd is not an array", code="malformed")
+        seen, by_digest, top_level = self.seen, self.by_digest, self.top_level
+        for digest in digests:
+            if type(digest) is not str:
+                raise CredentialError("digest is not a string", code="malformed")
+            if digest in seen:
+                raise CredentialError(f"digest {digest} appears more than once", code="malformed")
+            seen.add(digest)
+            disclosure = by_digest.get(digest)
+            if disclosure is None:
+                continue  # a decoy, or a claim the holder did not disclose
+            self.used += 1
+            name = disclosure[1]
+            if name is None:
+                raise CredentialError(
+                    "array-element disclosure referenced from _sd", code="malformed"
+                )
+            if name in result:
+                raise CredentialError(
+                    f"disclosed claim {name!r} collides with an existing claim",
+                    code="malformed",
+                )
+            result[name] = disclosure[2]
+            top_level.add(name)
+        return result
 
     def unpack(self, node: Any, depth: int, *, top: bool = False) -> Any:
         if depth > _MAX_DEPTH:
-            raise CredentialError("SD-JWT payload is nested too deeply", code="malformed")
-        if isinstance(node, dict):
+            raise _too_deep()
+        kind = type(node)
+        if kind is dict:
             return self._object(node, depth, top=top)
-        if isinstance(node, list):
+        if kind is list:
             return self._array(node, depth)
         return node
 
     def _object(self, node: dict[str, Any], depth: int, *, top: bool) -> dict[str, Any]:
         result: dict[str, Any] = {}
+        child = depth + 1
         for key, value in node.items():
             if key == "_sd" or (top and key == "_sd_alg"):
                 continue
-            result[key] = self.unpack(value, depth + 1)
-        digests = node.get("_sd", [])
-        if not isinstance(digests, list):
+            kind = type(value)
+            if kind is dict or kind is list:
+                result[key] = self.unpack(value, child)
+            elif child > _MAX_DEPTH:
+                raise _too_deep()
+            else:
+                result[key] = value
+        if "_sd" not in node:
+            return result
+        digests = node["_sd"]
+        if type(digests) is not list:
             raise CredentialError("_sd is not an array", code="malformed")
         for digest in digests:
             disclosure = self._take(digest)
             if disclosure is None:
                 continue  # a decoy, or a claim the holder did not disclose
-            if disclosure.name is None:
+            name = disclosure[1]
+            if name is None:
                 raise CredentialError(
                     "array-element disclosure referenced from _sd", code="malformed"
                 )
-            if disclosure.name in result:
+            if name in result:
                 raise CredentialError(
-                    f"disclosed claim {disclosure.name!r} collides with an existing claim",
+                    f"disclosed claim {name!r} collides with an existing claim",
                     code="malformed",
                 )
-            result[disclosure.name] = self.unpack(disclosure.value, depth + 1)
+            result[name] = self.unpack(disclosure[2], child)
             if top:
-                self.top_level.add(disclosure.name)
+                self.top_level.add(name)
         return result
 
     def _array(self, node: list[Any], depth: int) -> list[Any]:
         result: list[Any] = []
+        child = depth + 1
         for element in node:
-            if isinstance(element, dict) and len(element) == 1 and "..." in element:
+            kind = type(element)
+            if kind is dict and len(element) == 1 and "..." in element:
                 disclosure = self._take(element["..."])
                 if disclosure is None:
                     continue
-                if disclosure.name is not None:
+                if disclosure[1] is not None:
                     raise CredentialError(
                         "object-property disclosure used in an array", code="malformed"
                     )
-                result.append(self.unpack(disclosure.value, depth + 1))
+                result.append(self.unpack(disclosure[2], child))
+            elif kind is dict or kind is list:
+                result.append(self.unpack(element, child))
+            elif child > _MAX_DEPTH:
+                raise _too_deep()
             else:
-                result.append(self.unpack(element, depth + 1))
+                result.append(element)
         return result
 
 
@@ -189,7 +298,12 @@ def _numeric_date(payload: Mapping[str, Any], name: str) -> datetime | None:
     value = payload.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    kind = type(value)
+    if (
+        kind is not int
+        and kind is not float
+        and (isinstance(value, bool) or not isinstance(value, int | float))
+    ):
         raise CredentialError(f"{name} is not a NumericDate", code="malformed")
     try:
         return datetime.fromtimestamp(value, tz=UTC)
@@ -245,12 +359,14 @@ def _verify_key_binding(
             "KB-JWT present but the SD-JWT has no cnf.jwk", code="key_binding_invalid"
         )
     try:
-        kb = parse_compact_jws(kb_jwt, what="KB-JWT")
+        kb = parse_compact_jws_text(kb_jwt, what="KB-JWT")[0]
     except CredentialError as exc:
         raise CredentialError(exc.detail, code="key_binding_invalid") from exc
-    if kb.typ != KB_TYP:
+    if kb.header.get("typ") != KB_TYP:
         raise CredentialError(f"KB-JWT typ is {kb.typ!r}, not kb+jwt", code="key_binding_invalid")
-    check_alg(kb.alg, allowed_algs=allowed_algs, what="KB-JWT")
+    alg = kb.header["alg"]  # a string: parse_compact_jws checked it
+    if alg not in allowed_algs or alg.lower() == "none":
+        check_alg(alg, allowed_algs=allowed_algs, what="KB-JWT")
     try:
         holder_key = public_key_from_jwk(holder_jwk)
     except CredentialError as exc:
@@ -260,10 +376,15 @@ def _verify_key_binding(
     )
     claims = kb.payload
     iat = claims.get("iat")
-    if isinstance(iat, bool) or not isinstance(iat, int | float):
+    kind = type(iat)
+    if (
+        kind is not int
+        and kind is not float
+        and (isinstance(iat, bool) or not isinstance(iat, int | float))
+    ):
         raise CredentialError("KB-JWT has no numeric iat", code="key_binding_invalid")
-    age = now.timestamp() - iat
-    if age > KB_MAX_AGE.total_seconds() or age < -LEEWAY.total_seconds():
+    age = now.timestamp() - cast(float, iat)
+    if age > _KB_MAX_AGE_S or age < -_LEEWAY_S:
         raise CredentialError(
             "KB-JWT iat is not within 5 minutes of now", code="key_binding_invalid"
         )
@@ -271,8 +392,8 @@ def _verify_key_binding(
         raise CredentialError("KB-JWT nonce is not the expected nonce", code="nonce_mismatch")
     if expected_audience is not None and claims.get("aud") != expected_audience:
         raise CredentialError("KB-JWT aud is not the expected audience", code="audience_mismatch")
-    expected_hash = b64url_encode(hash_fn(sd_part.encode("ascii")).digest())
-    if claims.get("sd_hash") != expected_hash:
+    expected_hash = b2a_base64(hash_fn(sd_part.encode("ascii")).digest(), newline=False)
+    if claims.get("sd_hash") != expected_hash.translate(TO_URL).rstrip(b"=").decode("ascii"):
         raise CredentialError(
             "KB-JWT sd_hash does not match the presentation", code="sd_hash_mismatch"
         )
@@ -295,13 +416,66 @@ def process_sd_jwt(
     that is present is always verified. With ``require_key_binding`` the caller must say which
     nonce and audience it expects.
     """
+    jws, payload, disclosed, top_level, key_binding, holder_jwk, valid_from, valid_until = _process(
+        presentation,
+        key_resolver=key_resolver,
+        now=now,
+        expected_nonce=expected_nonce,
+        expected_audience=expected_audience,
+        require_key_binding=require_key_binding,
+        expected_typ=expected_typ,
+        allowed_algs=allowed_algs,
+    )
+    return ProcessedSdJwt(
+        issuer_jwt=jws,
+        payload=payload,
+        disclosures=tuple(
+            Disclosure(encoded=encoded, digest=digest, salt=salt, name=name, value=value)
+            for encoded, (digest, name, value, salt) in disclosed
+        ),
+        top_level_disclosed=frozenset(top_level),
+        key_binding=key_binding,
+        holder_jwk=holder_jwk,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+
+
+_Processed = tuple[
+    CompactJws,
+    dict[str, Any],
+    list[tuple[str, _Disclosed]],
+    set[str],
+    bool,
+    dict[str, Any] | None,
+    datetime | None,
+    datetime | None,
+]
+
+
+def _process(
+    presentation: str,
+    *,
+    key_resolver: KeyResolver,
+    now: datetime,
+    expected_nonce: str | None,
+    expected_audience: str | None,
+    require_key_binding: bool,
+    expected_typ: Collection[str] | None,
+    allowed_algs: Collection[str],
+) -> _Processed:
+    """:func:`process_sd_jwt` without building the result objects: ``(issuer JWT, processed
+    payload, [(encoded, disclosure)], top-level disclosed names, key binding, holder JWK,
+    valid from, valid until)``."""
     if require_key_binding and (expected_nonce is None or expected_audience is None):
         raise ValueError("require_key_binding needs expected_nonce and expected_audience")
     require_aware(now)
     issuer_token, encoded_disclosures, kb_jwt, sd_part = split_presentation(presentation)
     # §7.1 step 2: the issuer-signed JWT
-    jws = parse_compact_jws(issuer_token, what="issuer-signed JWT")
-    check_alg(jws.alg, allowed_algs=allowed_algs, what="issuer-signed JWT")
+    jws, payload_text = parse_compact_jws_text(issuer_token, what="issuer-signed JWT")
+    alg = jws.header["alg"]  # a string: parse_compact_jws checked it
+    if alg not in allowed_algs or alg.lower() == "none":
+        check_alg(alg, allowed_algs=allowed_algs, what="issuer-signed JWT")
     if expected_typ is not None and jws.typ not in expected_typ:
         raise CredentialError(
             f"typ {jws.typ!r} is not one of {sorted(expected_typ)}", code="malformed"
@@ -312,17 +486,23 @@ def process_sd_jwt(
     if hash_fn is None:
         raise CredentialError(f"_sd_alg {sd_alg!r} is not supported", code="unsupported_alg")
     # §7.1 step 3: disclosures
-    by_digest: dict[str, Disclosure] = {}
-    disclosures = []
+    by_digest: dict[str, _Disclosed] = {}
+    disclosed: list[tuple[str, _Disclosed]] = []
+    scalars = payload_text is not None
     for encoded in encoded_disclosures:
-        disclosure = _parse_disclosure(encoded, hash_fn)
-        if disclosure.digest in by_digest:
+        disclosure = _disclosure(encoded, hash_fn)
+        if disclosure[0] in by_digest:
             raise CredentialError("the same disclosure is presented twice", code="malformed")
-        by_digest[disclosure.digest] = disclosure
-        disclosures.append(disclosure)
+        by_digest[disclosure[0]] = disclosure
+        disclosed.append((encoded, disclosure))
+        if scalars and type(disclosure[2]) in _CONTAINERS:
+            scalars = False
     unpacker = _Unpacker(by_digest)
-    payload = unpacker.unpack(jws.payload, 0, top=True)
-    unused = len(by_digest) - len(unpacker.used)
+    if scalars and _flat(jws.payload, cast(str, payload_text)):
+        payload = unpacker.top_only(jws.payload)
+    else:
+        payload = unpacker.unpack(jws.payload, 0, top=True)
+    unused = len(by_digest) - unpacker.used
     if unused:
         raise CredentialError(
             f"{unused} disclosure(s) are not referenced by the issuer-signed JWT",
@@ -331,7 +511,8 @@ def process_sd_jwt(
     # §7.1 step 5: validity of the processed payload
     valid_from, valid_until = check_validity(payload, now=now)
     # §7.3: key binding
-    holder_jwk = payload.get("cnf", {}).get("jwk") if isinstance(payload.get("cnf"), dict) else None
+    cnf = payload.get("cnf")
+    holder_jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
     if kb_jwt is None:
         if require_key_binding:
             raise CredentialError("a KB-JWT is required but absent", code="key_binding_missing")
@@ -346,15 +527,15 @@ def process_sd_jwt(
             expected_audience=expected_audience,
             allowed_algs=allowed_algs,
         )
-    return ProcessedSdJwt(
-        issuer_jwt=jws,
-        payload=payload,
-        disclosures=tuple(disclosures),
-        top_level_disclosed=frozenset(unpacker.top_level),
-        key_binding=kb_jwt is not None,
-        holder_jwk=holder_jwk if isinstance(holder_jwk, dict) else None,
-        valid_from=valid_from,
-        valid_until=valid_until,
+    return (
+        jws,
+        payload,
+        disclosed,
+        unpacker.top_level,
+        kb_jwt is not None,
+        holder_jwk if isinstance(holder_jwk, dict) else None,
+        valid_from,
+        valid_until,
     )
 
 
@@ -370,15 +551,34 @@ def issuer_of(payload: Mapping[str, Any]) -> str:
     return iss
 
 
+#: ``(id(trust), iss, alg, kid)`` → the trust configuration (kept alive, so the id stays its
+#: own) and the keys its JWKS gives; the configuration is frozen, so a new one gets new entries
+_RESOLVED: dict[tuple[int, str, Any, Any], tuple[TrustConfig, tuple[PublicKey, ...]]] = {}
+
+
 def trust_key_resolver(
     trust: TrustConfig, *, now: datetime, did_resolver: DidResolver | None = None
 ) -> KeyResolver:
     """Issuer keys from the trust configuration only, for the issuer the JWT names in ``iss``."""
 
     def resolve(jws: CompactJws) -> list[PublicKey]:
-        return resolve_issuer_key(
-            trust, iss=issuer_of(jws.payload), header=jws.header, now=now, did_resolver=did_resolver
-        )
+        iss = issuer_of(jws.payload)
+        header = jws.header
+        kid = header.get("kid")
+        cache_key = (id(trust), iss, header.get("alg"), kid)
+        if kid is None or type(kid) is str:
+            cached = _RESOLVED.get(cache_key)
+            if cached is not None and cached[0] is trust:
+                return list(cached[1])
+        keys = resolve_issuer_key(trust, iss=iss, header=header, now=now, did_resolver=did_resolver)
+        configured = trust.issuer(iss)
+        if configured is not None and configured.jwks is not None:
+            # keys from the configured JWKS depend only on the (frozen) configuration, iss,
+            # alg and kid; DID and x5c keys are resolved every time (I/O, validity windows)
+            if len(_RESOLVED) >= 1024:
+                _RESOLVED.clear()
+            _RESOLVED[cache_key] = (trust, tuple(keys))
+        return keys
 
     return resolve
 

@@ -8,8 +8,9 @@ from collections.abc import Collection
 from datetime import datetime
 
 from ssar.credentials.did import DidResolver
+from ssar.credentials.jose import ALLOWED_ALGS
 from ssar.credentials.results import Format, VerifiedCredential
-from ssar.credentials.sdjwt import process_sd_jwt, trust_key_resolver
+from ssar.credentials.sdjwt import _process, trust_key_resolver
 from ssar.credentials.statuslist import StatusListFetcher, check_status
 from ssar.credentials.trust import TrustConfig
 from ssar.errors import CredentialError
@@ -38,7 +39,7 @@ def verify_sd_jwt_vc(
     reference is checked when ``status_fetcher`` is given, failing closed; without a fetcher the
     reference is returned in ``VerifiedCredential.status`` for the caller to act on.
     """
-    processed = process_sd_jwt(
+    jws, claims, _, top_level, key_binding, holder_jwk, valid_from, valid_until = _process(
         presentation,
         key_resolver=trust_key_resolver(trust, now=now, did_resolver=did_resolver),
         now=now,
@@ -46,9 +47,10 @@ def verify_sd_jwt_vc(
         expected_audience=expected_audience,
         require_key_binding=require_key_binding,
         expected_typ=SD_JWT_VC_TYPES,
+        allowed_algs=ALLOWED_ALGS,
     )
-    signed = processed.issuer_jwt.payload
-    disclosed = processed.top_level_disclosed & NEVER_DISCLOSED
+    signed = jws.payload
+    disclosed = top_level & NEVER_DISCLOSED
     if disclosed:
         raise CredentialError(
             f"{', '.join(sorted(disclosed))} must not be selectively disclosed", code="malformed"
@@ -72,14 +74,14 @@ def verify_sd_jwt_vc(
             did_resolver=did_resolver,
         )
     return VerifiedCredential(
-        format=SD_JWT_VC_TYPES[processed.issuer_jwt.typ or ""],
+        format=SD_JWT_VC_TYPES[jws.typ or ""],
         issuer=iss,
-        claims=processed.payload,
-        key_binding=processed.key_binding,
+        claims=claims,
+        key_binding=key_binding,
         credential_type=vct,
-        holder_jwk=processed.holder_jwk,
-        valid_from=processed.valid_from,
-        valid_until=processed.valid_until,
+        holder_jwk=holder_jwk,
+        valid_from=valid_from,
+        valid_until=valid_until,
         status=status if isinstance(status, dict) else None,
         extra={"status_checked": status is not None and status_fetcher is not None},
     )
