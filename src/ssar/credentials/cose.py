@@ -11,7 +11,7 @@ import functools
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import cbor2
 from cryptography import x509
@@ -195,9 +195,43 @@ def decode_cose_sign1(data: bytes, *, what: str = "COSE_Sign1") -> CoseSign1:
     return parse_cose_sign1(cbor_loads(data, what=what), what=what)
 
 
+def cbor_head(major: int, length: int) -> bytes:
+    """The shortest CBOR head of ``major`` (shifted, e.g. ``0x40`` for a byte string) with
+    argument ``length``, byte for byte what ``cbor2.dumps`` writes."""
+    if length < 24:
+        return bytes((major | length,))
+    if length < 0x100:
+        return bytes((major | 24, length))
+    if length < 0x10000:
+        return bytes((major | 25,)) + length.to_bytes(2, "big")
+    if length < 0x100000000:
+        return bytes((major | 26,)) + length.to_bytes(4, "big")
+    return bytes((major | 27,)) + length.to_bytes(8, "big")
+
+
+def cbor_bstr(data: bytes) -> bytes:
+    """``data`` encoded as a CBOR byte string (as ``cbor2.dumps(data)``)."""
+    return cbor_head(0x40, len(data)) + data
+
+
+_SIGNATURE1 = cbor2.dumps("Signature1")
+
+
 def sig_structure(*, protected: bytes, external_aad: bytes, payload: bytes) -> bytes:
-    """The bytes a COSE_Sign1 signature covers (RFC 9052 §4.4)."""
-    return cbor2.dumps(["Signature1", protected, external_aad, payload])
+    """The bytes a COSE_Sign1 signature covers (RFC 9052 §4.4): the CBOR of
+    ``["Signature1", protected, external_aad, payload]``, written without re-encoding."""
+    return b"".join(
+        (
+            b"\x84",
+            _SIGNATURE1,
+            cbor_head(0x40, len(protected)),
+            protected,
+            cbor_head(0x40, len(external_aad)),
+            external_aad,
+            cbor_head(0x40, len(payload)),
+            payload,
+        )
+    )
 
 
 _KEY_KINDS: dict[type, str] = {}
@@ -215,6 +249,27 @@ def _key_kind(key: object) -> str:
             kind = "other"
         _KEY_KINDS[type(key)] = kind
     return kind
+
+
+_EC_PROFILES: dict[int, tuple[object, ec.EllipticCurve, int] | None] = {}
+
+
+def _ec_profile(key: object) -> tuple[object, ec.EllipticCurve, int] | None:
+    """``(key, curve, coordinate size)`` of an EC public key, ``None`` for other keys;
+    computed once per key object (``key.curve`` makes a new object on every access)."""
+    cached = _EC_PROFILES.get(id(key))
+    if cached is not None and cached[0] is key:
+        return cached
+    profile: tuple[object, ec.EllipticCurve, int] | None = None
+    if _key_kind(key) == "ec" and isinstance(key, ec.EllipticCurvePublicKey):
+        curve = key.curve
+        profile = (key, curve, (curve.key_size + 7) // 8)
+    if profile is not None:
+        if len(_EC_PROFILES) >= 4096:
+            _EC_PROFILES.clear()
+        # the entry holds the key itself, so its id cannot be reused while the entry exists
+        _EC_PROFILES[id(key)] = profile
+    return profile
 
 
 def _check_key_for_alg(alg: int, key: object) -> None:
@@ -258,7 +313,9 @@ def verify_cose_sign1(
     alg = message.alg
     if alg not in allowed_algs:
         raise CredentialError(f"COSE alg {alg} is not allowed here", code="unsupported_alg")
-    _check_key_for_alg(alg, key)
+    profile = _ec_profile(key)
+    if profile is None or alg not in _EC_ALGS or not isinstance(profile[1], _EC_ALGS[alg][1]):
+        _check_key_for_alg(alg, key)
     if message.payload is None:
         if detached_payload is None:
             raise malformed("COSE_Sign1 payload is detached but none was supplied")
@@ -273,8 +330,8 @@ def verify_cose_sign1(
         protected=message.protected, external_aad=external_aad, payload=payload
     )
     try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            size = (key.curve.key_size + 7) // 8
+        if profile is not None:
+            size = profile[2]
             if len(message.signature) != 2 * size:
                 raise CredentialError(
                     f"ECDSA signature is {len(message.signature)} bytes, expected {2 * size}",
@@ -282,9 +339,11 @@ def verify_cose_sign1(
                 )
             r = int.from_bytes(message.signature[:size], "big")
             s = int.from_bytes(message.signature[size:], "big")
-            key.verify(encode_dss_signature(r, s), to_be_signed, _ECDSA[alg])
+            cast(ec.EllipticCurvePublicKey, key).verify(
+                encode_dss_signature(r, s), to_be_signed, _ECDSA[alg]
+            )
         else:
-            key.verify(message.signature, to_be_signed)
+            cast(ed25519.Ed25519PublicKey, key).verify(message.signature, to_be_signed)
     except InvalidSignature as exc:
         raise CredentialError("COSE_Sign1 signature does not verify", code="bad_signature") from exc
     return payload

@@ -26,6 +26,7 @@ from ssar.credentials.cose import (
     MAP_TYPES,
     PrivateKey,
     PublicKey,
+    cbor_head,
     cbor_loads,
     cose_key_to_public_key,
     malformed,
@@ -41,6 +42,7 @@ from ssar.credentials.x509chain import verify_chain_to_anchor
 from ssar.errors import CredentialError
 
 ENCODED_CBOR_TAG = 24
+_MAX_CBOR_DEPTH = 64  # as ssar.credentials.cose.cbor_loads
 _DIGESTS = {"SHA-256": hashlib.sha256, "SHA-384": hashlib.sha384, "SHA-512": hashlib.sha512}
 _STATUS_TEXT = {10: "general error", 11: "CBOR decoding error", 12: "CBOR validation error"}
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
@@ -162,20 +164,29 @@ def _session_transcript_bytes(transcript: bytes) -> bytes:
     return transcript
 
 
+_DEVICE_AUTHENTICATION = cbor2.dumps("DeviceAuthentication")
+
+
 def device_authentication_bytes(
     *, session_transcript: bytes, doc_type: str, device_namespaces_bytes: bytes
 ) -> bytes:
     """``DeviceAuthenticationBytes`` = #6.24(bstr .cbor ["DeviceAuthentication",
     SessionTranscript, DocType, DeviceNameSpacesBytes]) with the transcript spliced in as
     given, so a verifier signs over exactly the bytes it computed."""
-    device_authentication = (
-        b"\x84"
-        + cbor2.dumps("DeviceAuthentication")
-        + session_transcript
-        + cbor2.dumps(doc_type)
-        + cbor2.dumps(cbor2.CBORTag(ENCODED_CBOR_TAG, device_namespaces_bytes))
+    encoded_doc_type = doc_type.encode("utf-8")
+    device_authentication = b"".join(
+        (
+            b"\x84",
+            _DEVICE_AUTHENTICATION,
+            session_transcript,
+            cbor_head(0x60, len(encoded_doc_type)),
+            encoded_doc_type,
+            b"\xd8\x18",
+            cbor_head(0x40, len(device_namespaces_bytes)),
+            device_namespaces_bytes,
+        )
     )
-    return cbor2.dumps(cbor2.CBORTag(ENCODED_CBOR_TAG, device_authentication))
+    return b"\xd8\x18" + cbor_head(0x40, len(device_authentication)) + device_authentication
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,8 +254,12 @@ def _verify_items(issuer_namespaces: Any, mso: _Mso) -> dict[str, dict[str, Any]
                 or type(tagged.value) is not bytes
             ):
                 raise malformed(f"an IssuerSignedItem in {ns!r} is not tag-24 encoded CBOR")
-            item = cbor_loads(tagged.value, what=f"IssuerSignedItem in {ns!r}", exact=False)
-            if not isinstance(item, MAP_TYPES):
+            raw = tagged.value
+            try:
+                item = cbor2.loads(raw, allow_duplicate_keys=False, max_depth=_MAX_CBOR_DEPTH)
+            except Exception:  # the wrapper words the error (and maps RecursionError)
+                item = cbor_loads(raw, what=f"IssuerSignedItem in {ns!r}", exact=False)
+            if type(item) is not dict and not isinstance(item, MAP_TYPES):
                 raise malformed(f"an IssuerSignedItem in {ns!r} is not a map")
             digest_id = item.get("digestID")
             identifier = item.get("elementIdentifier")
@@ -264,7 +279,8 @@ def _verify_items(issuer_namespaces: Any, mso: _Mso) -> dict[str, dict[str, Any]
                     f"element {ns}/{identifier} digestID {digest_id} is not in the MSO",
                     code="digest_mismatch",
                 )
-            if digest(cbor2.dumps(tagged)).digest() != expected:
+            # the digest covers the tag-24 item as cbor2 would write it: tag, bstr head, bytes
+            if digest(b"\xd8\x18" + cbor_head(0x40, len(raw)) + raw).digest() != expected:
                 raise CredentialError(
                     f"element {ns}/{identifier} does not match its MSO digest",
                     code="digest_mismatch",
