@@ -10,8 +10,7 @@ from __future__ import annotations
 import functools
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import cbor2
 from cryptography import x509
@@ -91,6 +90,8 @@ def cbor_loads(data: bytes, *, what: str, exact: bool = True) -> Any:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise malformed(f"{what} is not a byte string")
     raw = bytes(data)
+    if raw == b"\xa0":  # an empty map (e.g. DeviceNameSpaces), not worth a decoder
+        return {}
     if not exact:
         try:
             return cbor2.loads(raw, allow_duplicate_keys=False, max_depth=_MAX_CBOR_DEPTH)
@@ -122,10 +123,9 @@ def cbor_dumps(item: Any) -> bytes:
     return cbor2.dumps(item)
 
 
-@dataclass(frozen=True)
-class CoseSign1:
+class CoseSign1(NamedTuple):
     """A parsed COSE_Sign1 (RFC 9052 §4.2). ``protected`` keeps the header bytes as
-    transmitted, because the signature covers exactly those bytes."""
+    transmitted, because the signature covers exactly those bytes. Immutable."""
 
     protected: bytes
     protected_header: Mapping[Any, Any]
@@ -166,13 +166,18 @@ def parse_cose_sign1(item: Any, *, what: str = "COSE_Sign1") -> CoseSign1:
     if not isinstance(signature, bytes):
         raise malformed(f"{what} signature is not a byte string")
     if protected:
-        protected_header = cbor_loads(protected, what=f"{what} protected header", exact=False)
-        if not isinstance(protected_header, MAP_TYPES):
+        try:
+            protected_header = cbor2.loads(
+                protected, allow_duplicate_keys=False, max_depth=_MAX_CBOR_DEPTH
+            )
+        except Exception:  # the wrapper words the error (and maps RecursionError)
+            protected_header = cbor_loads(protected, what=f"{what} protected header", exact=False)
+        if type(protected_header) is not dict and not isinstance(protected_header, MAP_TYPES):
             raise malformed(f"{what} protected header is not a map")
     else:
         protected_header = {}
-    overlap = set(protected_header) & set(unprotected)
-    if overlap:
+    if unprotected and not protected_header.keys().isdisjoint(unprotected):
+        overlap = set(protected_header) & set(unprotected)
         raise malformed(f"{what} has header labels in both buckets: {sorted(map(str, overlap))}")
     crit = protected_header.get(HEADER_CRIT)
     if crit is not None:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import secrets
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import cbor2
 from cryptography import x509
@@ -36,6 +34,7 @@ from ssar.credentials.cose import (
     verify_cose_sign1,
     x5chain,
 )
+from ssar.credentials.jose import b64url_encode
 from ssar.credentials.results import VerifiedCredential
 from ssar.credentials.trust import TrustConfig
 from ssar.credentials.x509chain import verify_chain_to_anchor
@@ -193,8 +192,7 @@ def device_authentication_bytes(
 # Verification
 
 
-@dataclass(frozen=True)
-class _Mso:
+class _Mso(NamedTuple):
     doc_type: str
     digest_algorithm: str
     value_digests: Mapping[Any, Any]
@@ -230,9 +228,16 @@ def _parse_mso(item: Any) -> _Mso:
     )
 
 
+#: ``#6.24(bstr)`` heads for byte strings shorter than 256 bytes, by length
+_TAG24_BSTR_HEADS = tuple(b"\xd8\x18" + cbor_head(0x40, size) for size in range(0x100))
+#: element values that render as themselves
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def _verify_items(issuer_namespaces: Any, mso: _Mso) -> dict[str, dict[str, Any]]:
     """Digest every returned IssuerSignedItem against the MSO and collect the claims."""
     digest = _DIGESTS[mso.digest_algorithm]
+    loads, tag_type = cbor2.loads, cbor2.CBORTag
     claims: dict[str, dict[str, Any]] = {}
     if issuer_namespaces is None:
         return claims
@@ -249,14 +254,14 @@ def _verify_items(issuer_namespaces: Any, mso: _Mso) -> dict[str, dict[str, Any]
         for tagged in items:
             # hot loop: concrete type checks, messages formatted only on failure
             if (
-                type(tagged) is not cbor2.CBORTag
+                type(tagged) is not tag_type
                 or tagged.tag != ENCODED_CBOR_TAG
                 or type(tagged.value) is not bytes
             ):
                 raise malformed(f"an IssuerSignedItem in {ns!r} is not tag-24 encoded CBOR")
             raw = tagged.value
             try:
-                item = cbor2.loads(raw, allow_duplicate_keys=False, max_depth=_MAX_CBOR_DEPTH)
+                item = loads(raw, allow_duplicate_keys=False, max_depth=_MAX_CBOR_DEPTH)
             except Exception:  # the wrapper words the error (and maps RecursionError)
                 item = cbor_loads(raw, what=f"IssuerSignedItem in {ns!r}", exact=False)
             if type(item) is not dict and not isinstance(item, MAP_TYPES):
@@ -280,12 +285,15 @@ def _verify_items(issuer_namespaces: Any, mso: _Mso) -> dict[str, dict[str, Any]
                     code="digest_mismatch",
                 )
             # the digest covers the tag-24 item as cbor2 would write it: tag, bstr head, bytes
-            if digest(b"\xd8\x18" + cbor_head(0x40, len(raw)) + raw).digest() != expected:
+            size = len(raw)
+            head = _TAG24_BSTR_HEADS[size] if size < 0x100 else b"\xd8\x18" + cbor_head(0x40, size)
+            if digest(head + raw).digest() != expected:
                 raise CredentialError(
                     f"element {ns}/{identifier} does not match its MSO digest",
                     code="digest_mismatch",
                 )
-            values[identifier] = _render(item["elementValue"])
+            value = item["elementValue"]
+            values[identifier] = value if type(value) in _PLAIN else _render(value)
         claims[ns] = values
     return claims
 
@@ -334,7 +342,7 @@ def _verify_device_signature(
 
 
 def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return b64url_encode(raw)
 
 
 def _holder_jwk(cose_key: Mapping[Any, Any]) -> dict[str, Any]:
@@ -345,8 +353,34 @@ def _holder_jwk(cose_key: Mapping[Any, Any]) -> dict[str, Any]:
     return {"kty": "EC", "crv": crv, "x": _b64url(cose_key[-2]), "y": _b64url(cose_key[-3])}
 
 
-@functools.lru_cache(maxsize=256)
+_CERT_FACTS: dict[tuple[int, str], tuple[x509.Certificate, Any]] = {}
+
+
+def _cert_fact(
+    cert: x509.Certificate, name: str, compute: Callable[[x509.Certificate], Any]
+) -> Any:
+    """``compute(cert)``, once per certificate object (the same DS certificate object comes
+    back for every mdoc from the parse cache; hashing a certificate costs about a
+    microsecond, so the cache is keyed by identity and holds the certificate)."""
+    cached = _CERT_FACTS.get((id(cert), name))
+    if cached is not None and cached[0] is cert:
+        return cached[1]
+    value = compute(cert)
+    if len(_CERT_FACTS) >= 1024:
+        _CERT_FACTS.clear()
+    _CERT_FACTS[(id(cert), name)] = (cert, value)
+    return value
+
+
 def _is_ca(cert: x509.Certificate) -> bool:
+    return bool(_cert_fact(cert, "is_ca", _compute_is_ca))
+
+
+def _subject(cert: x509.Certificate) -> str:
+    return str(_cert_fact(cert, "subject", _compute_subject))
+
+
+def _compute_is_ca(cert: x509.Certificate) -> bool:
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
@@ -357,12 +391,23 @@ def _is_ca(cert: x509.Certificate) -> bool:
         ) from exc
 
 
-@functools.lru_cache(maxsize=256)
-def _subject(cert: x509.Certificate) -> str:
+def _compute_subject(cert: x509.Certificate) -> str:
     try:
         return cert.subject.rfc4514_string()
     except ValueError:
         return "<unprintable subject>"
+
+
+_KEY_TYPES: set[type] = set()
+
+
+def _key_type_ok(key: object) -> bool:
+    """Whether ``key`` is a supported public key; remembered per concrete type (isinstance
+    against ``cryptography``'s ABCs is slow)."""
+    if isinstance(key, PublicKey):
+        _KEY_TYPES.add(type(key))
+        return True
+    return False
 
 
 def _verify_document(
@@ -390,7 +435,7 @@ def _verify_document(
         raise CredentialError(
             f"document signer key cannot be used: {exc}", code="unsupported_alg"
         ) from exc
-    if not isinstance(public_key, PublicKey):
+    if type(public_key) not in _KEY_TYPES and not _key_type_ok(public_key):
         raise CredentialError(
             f"document signer key type {type(public_key).__name__} is not supported",
             code="unsupported_alg",
@@ -398,7 +443,7 @@ def _verify_document(
     # 2. MSO signature.
     if issuer_auth.payload is None:
         raise malformed("issuerAuth has a detached payload; the MSO must be attached")
-    payload = verify_cose_sign1(issuer_auth, key=public_key)
+    payload = verify_cose_sign1(issuer_auth, key=cast(PublicKey, public_key))
     # the signature fixes these bytes, so the cheaper decoder (no trailing-byte check) is enough
     _, mso_item = _embedded(
         cbor_loads(payload, what="MSO", exact=False), what="MobileSecurityObjectBytes", exact=False

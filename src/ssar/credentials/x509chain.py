@@ -8,7 +8,6 @@ checked on every call. No revocation checking (no I/O in this tier).
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -43,9 +42,35 @@ def _untrusted(detail: str) -> CredentialError:
     return CredentialError(detail, code="untrusted_issuer")
 
 
-@functools.lru_cache(maxsize=1024)
+_FINGERPRINTS: dict[int, tuple[x509.Certificate, bytes]] = {}
+_ANCHOR_MAPS: dict[int, tuple[Sequence[x509.Certificate], dict[bytes, x509.Certificate]]] = {}
+
+
 def _fingerprint(cert: x509.Certificate) -> bytes:
-    return cert.fingerprint(hashes.SHA256())
+    """SHA-256 of the certificate, once per certificate object (keyed by identity: hashing a
+    certificate for a dictionary costs as much as a lookup should save)."""
+    cached = _FINGERPRINTS.get(id(cert))
+    if cached is not None and cached[0] is cert:
+        return cached[1]
+    fingerprint = cert.fingerprint(hashes.SHA256())
+    if len(_FINGERPRINTS) >= 1024:
+        _FINGERPRINTS.clear()
+    _FINGERPRINTS[id(cert)] = (cert, fingerprint)
+    return fingerprint
+
+
+def _anchor_map(anchors: Sequence[x509.Certificate]) -> dict[bytes, x509.Certificate]:
+    """Fingerprint → anchor, once per (immutable) anchors tuple; other sequences each time."""
+    if type(anchors) is not tuple:
+        return {_fingerprint(a): a for a in anchors}
+    cached = _ANCHOR_MAPS.get(id(anchors))
+    if cached is not None and cached[0] is anchors:
+        return cached[1]
+    anchor_map = {_fingerprint(a): a for a in anchors}
+    if len(_ANCHOR_MAPS) >= 64:
+        _ANCHOR_MAPS.clear()
+    _ANCHOR_MAPS[id(anchors)] = (anchors, anchor_map)
+    return anchor_map
 
 
 def _name(cert: x509.Certificate) -> str:
@@ -167,7 +192,7 @@ def verify_chain_to_anchor(
         now = now.replace(tzinfo=UTC)
     leaf = chain[0]
     leaf_fp = _fingerprint(leaf)
-    anchor_map = {_fingerprint(a): a for a in anchors}
+    anchor_map = _anchor_map(anchors)
     window: tuple[datetime, datetime] | None = None
     anchor_fp = b""
     with _cache_lock:
