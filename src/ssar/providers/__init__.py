@@ -1,0 +1,1 @@
+"""Verification providers: one port (:mod:`ssar.providers.base`), three adapters."""
