@@ -279,6 +279,9 @@ class VpTransactionRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(64))
     result_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: X25519 public key the result is sealed to (the caller holds the private key): recovery
+    #: flows keep evidence out of reach of the database and the service key alone (R23)
+    result_public_key: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     response_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
@@ -338,3 +341,81 @@ class VerificationProfileGroupRow(Base):
     )
     kind: Mapped[str] = mapped_column(String(8))  # include | exclude
     position: Mapped[int] = mapped_column(Integer)
+
+
+# --- recovery (owned by ssar.recovery) ---------------------------------------------------------
+
+
+class RecoveryFlowRow(Base):
+    """One recovery attempt: the flow's state and, for ever after, its case record.
+
+    The person's handle (a 256-bit secret) is stored as a keyed hash only. Evidence (claims,
+    portrait) and the TAP are *sealed* to ``public_key``, whose private key is derived from the
+    handle: the database and the service key together cannot open them (R23); they are erased
+    when the flow ends. ``checks`` is the case record, one entry per check with its outcome.
+    """
+
+    __tablename__ = "recovery_flows"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    handle_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    account: Mapped[str] = mapped_column(String(256))  # as typed
+    account_key: Mapped[str] = mapped_column(String(96), index=True)  # keyed hash, throttling
+    address_key: Mapped[str] = mapped_column(String(96), index=True)  # keyed hash, throttling
+    user_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    eligibility: Mapped[str] = mapped_column(String(32))  # applies | unknown_user | excluded ...
+    profile_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    profile_name: Mapped[str | None] = mapped_column(String(128))
+    mode: Mapped[str] = mapped_column(String(16))  # evaluation | production
+    provider: Mapped[str] = mapped_column(String(128))
+    face_required: Mapped[bool] = mapped_column(Boolean)
+    face_threshold: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    reason: Mapped[str | None] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(64))  # binds face challenges to this flow
+    provider_state_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    evidence_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    tap_sealed: Mapped[bytes | None] = mapped_column(LargeBinary(512))
+    tap_method_id: Mapped[str | None] = mapped_column(String(36))
+    evidence_hash: Mapped[str | None] = mapped_column(String(64))
+    issuer: Mapped[str | None] = mapped_column(String(512))
+    credential_type: Mapped[str | None] = mapped_column(String(256))
+    face_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    face_failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive (R24)
+    face_score: Mapped[float | None]
+    frame_digests: Mapped[list[str]] = mapped_column(JSON, default=list)
+    checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    dispute_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    disputed_at: Mapped[datetime | None]
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class RecoveryEvidenceRow(Base):
+    """Identity evidence (keyed hash of issuer + subject/document number) bound to the account it
+    first recovered; the same evidence for another account is refused (R10)."""
+
+    __tablename__ = "recovery_evidence"
+
+    evidence_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(36), index=True)
+    flow_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime]
+
+
+class RecoveryLockRow(Base):
+    """Self-service recovery locked for an account ("this wasn't me", R5) until an admin unlocks."""
+
+    __tablename__ = "recovery_locks"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    locked_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(64))
+    flow_id: Mapped[str | None] = mapped_column(String(36))
