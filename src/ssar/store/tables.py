@@ -384,7 +384,6 @@ class RecoveryFlowRow(Base):
     face_attempts: Mapped[int] = mapped_column(Integer, default=0)
     face_failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive (R24)
     face_score: Mapped[float | None]
-    frame_digests: Mapped[list[str]] = mapped_column(JSON, default=list)
     checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     dispute_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     disputed_at: Mapped[datetime | None]
@@ -406,6 +405,17 @@ class RecoveryEvidenceRow(Base):
     user_id: Mapped[str] = mapped_column(String(36), index=True)
     flow_id: Mapped[str] = mapped_column(String(36))
     created_at: Mapped[datetime]
+
+
+class RecoveryFrameRow(Base):
+    """SHA-256 digests of face-check frames already submitted, in any flow: a frame is never
+    accepted twice (R20). A digest is not an image: nothing biometric is kept (R23)."""
+
+    __tablename__ = "recovery_frames"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(36), index=True)
+    seen_at: Mapped[datetime]
 
 
 class RecoveryLockRow(Base):
