@@ -419,8 +419,9 @@ def _coord(cose_key: Mapping[Any, Any], label: int, size: int, name: str) -> byt
     return value
 
 
-@functools.lru_cache(maxsize=256)
 def _ec_public_key(crv: int, x: bytes, y: bytes) -> ec.EllipticCurvePublicKey:
+    # not cached: the device key arrives with every credential, and a cache keyed by it
+    # would let a returning holder skip the point validation
     try:
         return ec.EllipticCurvePublicKey.from_encoded_point(_EC2_CURVES[crv](), b"\x04" + x + y)
     except ValueError as exc:

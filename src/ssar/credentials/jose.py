@@ -10,7 +10,6 @@ from __future__ import annotations
 import binascii
 import json
 from collections.abc import Callable, Collection, Mapping
-from functools import lru_cache
 from typing import Any, NamedTuple, cast
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -234,7 +233,7 @@ def _jwk_str(jwk: Mapping[str, Any], name: str) -> str:
     return value
 
 
-def _jwk_cache_key(jwk: Mapping[str, Any]) -> tuple[str, ...]:
+def _jwk_members(jwk: Mapping[str, Any]) -> tuple[str, ...]:
     kty = _jwk_str(jwk, "kty")
     if kty == "EC":
         return (kty, _jwk_str(jwk, "crv"), _jwk_str(jwk, "x"), _jwk_str(jwk, "y"))
@@ -246,29 +245,44 @@ def _jwk_cache_key(jwk: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
-    """The public key of a JWK (private members are ignored); cached by the key's members."""
-    if type(jwk) is dict and jwk.get("kty") == "EC":
-        # the common case without the member-by-member checks: an EC key already parsed
-        key = _EC_KEYS.get((jwk.get("crv"), jwk.get("x"), jwk.get("y")))
+    """The public key of a JWK (private members are ignored).
+
+    Not cached: holder keys (``cnf.jwk``) arrive with every presentation, and a cache keyed by
+    the JWK would let a returning holder skip the point validation. Issuer keys from the trust
+    configuration are cached per configuration by the key resolvers instead.
+    """
+    if type(jwk) is dict and jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
+        key = ec_p256_key(jwk.get("x"), jwk.get("y"))
         if key is not None:
             return key
     if not isinstance(jwk, dict) and not isinstance(jwk, Mapping):
         raise CredentialError("JWK is not an object", code="malformed")
-    members = _jwk_cache_key(jwk)
-    key = _public_key_cached(members)
-    if members[0] == "EC":
-        if len(_EC_KEYS) >= 4096:
-            _EC_KEYS.clear()
-        _EC_KEYS[members[1:]] = key
-    return key
+    return _public_key(_jwk_members(jwk))
 
 
-#: ``(crv, x, y)`` → parsed EC key, for keys :func:`_public_key_cached` accepted
-_EC_KEYS: dict[tuple[Any, ...], PublicKey] = {}
+_P256 = ec.SECP256R1()
+_from_encoded_point = ec.EllipticCurvePublicKey.from_encoded_point
 
 
-@lru_cache(maxsize=1024)
-def _public_key_cached(key: tuple[str, ...]) -> PublicKey:
+def ec_p256_key(x: Any, y: Any) -> ec.EllipticCurvePublicKey | None:
+    """The P-256 key of the JWK coordinates ``x`` and ``y`` (validated as a point on the
+    curve), or ``None`` when anything is off; :func:`public_key_from_jwk` then words the error.
+    """
+    try:
+        xb = binascii.a2b_base64(
+            x.encode("ascii").translate(FROM_URL) + PADDING[len(x) & 3], strict_mode=True
+        )
+        yb = binascii.a2b_base64(
+            y.encode("ascii").translate(FROM_URL) + PADDING[len(y) & 3], strict_mode=True
+        )
+        if len(xb) != 32 or len(yb) != 32:
+            return None
+        return _from_encoded_point(_P256, b"\x04" + xb + yb)
+    except Exception:  # any doubt goes to the exact path
+        return None
+
+
+def _public_key(key: tuple[str, ...]) -> PublicKey:
     kty = key[0]
     try:
         if kty == "EC":

@@ -101,7 +101,24 @@ def resolve_issuer_key(
     raise CredentialError(f"issuer {iss!r} is not trusted", code="untrusted_issuer")
 
 
+#: ``(id(issuer), kid, alg)`` → the configured issuer (kept alive, so the id stays its own) and
+#: the keys of its JWKS that fit; the configuration is frozen, so a new one gets new entries
+_JWKS_KEYS: dict[tuple[int, str | None, str], tuple[TrustedIssuer, tuple[PublicKey, ...]]] = {}
+
+
 def _jwks_keys(issuer: TrustedIssuer, *, kid: str | None, alg: str) -> list[PublicKey]:
+    cache_key = (id(issuer), kid, alg)
+    cached = _JWKS_KEYS.get(cache_key)
+    if cached is not None and cached[0] is issuer:
+        return list(cached[1])
+    keys = _select_jwks_keys(issuer, kid=kid, alg=alg)
+    if len(_JWKS_KEYS) >= 1024:
+        _JWKS_KEYS.clear()
+    _JWKS_KEYS[cache_key] = (issuer, tuple(keys))
+    return keys
+
+
+def _select_jwks_keys(issuer: TrustedIssuer, *, kid: str | None, alg: str) -> list[PublicKey]:
     from ssar.credentials.jose import key_fits_alg, public_key_from_jwk
 
     keys = issuer.jwks.get("keys") if isinstance(issuer.jwks, Mapping) else None

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssar.credentials import sdjwt
+from ssar.credentials import jose, sdjwt
 from ssar.credentials.cose import cbor_head, cbor_loads, sig_structure
 from ssar.credentials.jose import (
     b64url_decode,
@@ -147,13 +147,46 @@ def test_jws_with_whitespace_around_json_parses_like_the_exact_path() -> None:
     )[0].encode("ascii")
 
 
-def test_jwk_key_cache_tells_keys_apart() -> None:
+def test_jwk_keys_are_parsed_every_time_and_told_apart() -> None:
     a, b = Key(), Key()
     assert public_key_from_jwk(a.jwk).public_numbers() == a.private.public_key().public_numbers()  # type: ignore[union-attr]
     assert public_key_from_jwk(b.jwk).public_numbers() == b.private.public_key().public_numbers()  # type: ignore[union-attr]
+    # no cache keyed by the JWK: every presentation's holder key is parsed and validated anew
+    assert public_key_from_jwk(a.jwk) is not public_key_from_jwk(dict(a.jwk))
     broken = {**a.jwk, "y": b.jwk["y"]}  # not a point on the curve
     with pytest.raises(CredentialError):
         public_key_from_jwk(broken)
+
+
+_P256_P = 2**256 - 2**224 + 2**192 + 2**96 - 1
+_P256_B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
+
+
+def test_jwk_fast_p256_path_agrees_with_the_exact_path_on_odd_coordinates() -> None:
+    x = 5  # the smallest x on P-256, so that x + p still fits 32 bytes
+    y = pow((x**3 - 3 * x + _P256_B) % _P256_P, (_P256_P + 1) // 4, _P256_P)
+    for coordinate in (x, x + _P256_P):
+        jwk = {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64url_encode(coordinate.to_bytes(32, "big")),
+            "y": b64url_encode(y.to_bytes(32, "big")),
+        }
+        exact: Any
+        try:
+            exact = jose._public_key(jose._jwk_members(jwk)).public_numbers()  # type: ignore[union-attr]
+        except CredentialError as exc:
+            exact = exc.code
+        try:
+            fast: Any = public_key_from_jwk(jwk).public_numbers()  # type: ignore[union-attr]
+        except CredentialError as exc:
+            fast = exc.code
+        assert fast == exact
+    for x_text, y_text in (("", "AA"), ("A" * 43, "A" * 42), ("A" * 43 + "=", "A" * 43)):
+        jwk = {"kty": "EC", "crv": "P-256", "x": x_text, "y": y_text}
+        with pytest.raises(CredentialError) as err:
+            public_key_from_jwk(jwk)
+        assert err.value.code == "malformed"
 
 
 # --- SD-JWT unpacking: flat fast path vs. full recursion ---------------------------------------
