@@ -268,7 +268,7 @@ def _key_fits(key: Key, alg: str) -> bool:
         return False
     if alg == "ES256":
         return isinstance(key, ECKey) and key.curve_name == "P-256"
-    if isinstance(key, RSAKey):
+    if alg in ("RS256", "PS256") and isinstance(key, RSAKey):
         native = key.raw_value
         return isinstance(native, rsa.RSAPublicKey) and native.key_size >= _MIN_RSA_BITS
     return False
@@ -314,7 +314,7 @@ class OidcIdaProvider:
                 if status >= 500:
                     _fail(codes.PROVIDER_UNREACHABLE, f"{what} answered {status}")
                 body = bytearray()
-                for chunk in response.iter_raw():
+                for chunk in response.iter_bytes():  # identity: the raw bytes
                     body += chunk
                     if len(body) > MAX_RESPONSE_BYTES:
                         _fail(codes.PROVIDER_ERROR, f"{what} answer is too large")
