@@ -429,3 +429,19 @@ class RecoveryLockRow(Base):
     locked_at: Mapped[datetime]
     reason: Mapped[str] = mapped_column(String(64))
     flow_id: Mapped[str | None] = mapped_column(String(36))
+
+
+# --- namesake index (owned by ssar.directory, R32) -------------------------------------------
+
+
+class UserNameKeyRow(Base):
+    """A key a user's family name is indexed under (``ssar.directory.namesakes``), so recovery
+    finds every account whose names fit a credential's without scanning ``users`` (R32). The
+    primary key leads with ``key``: a lookup is an index scan. Keys are names: stored like them."""
+
+    __tablename__ = "user_name_keys"
+
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
