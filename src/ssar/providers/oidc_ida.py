@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, NoReturn
 from urllib.parse import quote, urlsplit
@@ -703,7 +703,7 @@ class OidcIdaProvider:
         evidence: dict[str, Any] = {
             "trust_framework": framework,
             "evidence_types": list(evidence_types),
-            "verification_time": verified_at.isoformat(),
+            "verification_time": verified_at.astimezone(UTC).isoformat(),
         }
         assurance = verification.get("assurance_level")
         if isinstance(assurance, str):
