@@ -29,6 +29,21 @@ class TapPolicy(BaseSettings):
         return self
 
 
+class RecoveryPolicy(BaseSettings):
+    """Self-service recovery limits (SECURITY.md R8, R24), shared by every process through the
+    database. ``SSAR_RECOVERY_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="SSAR_RECOVERY_", extra="ignore")
+
+    flow_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    #: flows one account may start per 24 hours (NIST 63B caps consecutive failures at 100)
+    account_flows_per_day: int = Field(default=5, ge=1, le=100)
+    #: flows one client address may start per hour
+    address_flows_per_hour: int = Field(default=20, ge=1, le=1000)
+    #: consecutive failed face checks that end a flow (R24: at most 5)
+    max_face_failures: int = Field(default=5, ge=1, le=5)
+
+
 class Settings(BaseSettings):
     """Everything configurable about one SSAR deployment."""
 
@@ -49,6 +64,9 @@ class Settings(BaseSettings):
     session_absolute_hours: int = Field(default=24, ge=1)
     recent_auth_minutes: int = Field(default=10, ge=1)
     tap: TapPolicy = Field(default_factory=TapPolicy)
+    recovery: RecoveryPolicy = Field(default_factory=RecoveryPolicy)
+    #: YAML file naming the OpenID Connect for Identity Assurance providers (docs/OIDC_IDA.md)
+    oidc_ida_providers_file: Path | None = None
 
     @field_validator("base_url")
     @classmethod

@@ -45,6 +45,13 @@ class Conflict(SsarError):
     title = "Conflict"
 
 
+class Gone(SsarError):
+    """Something that was handed out once (a recovery TAP) is asked for again."""
+
+    code = "gone"
+    title = "No longer available"
+
+
 class ValidationFailed(SsarError):
     code = "validation_failed"
     title = "Invalid input"

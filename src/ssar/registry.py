@@ -7,7 +7,7 @@ settings); only this module knows how to build them.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ssar.clock import Clock, SystemClock
 from ssar.config import Settings
@@ -17,10 +17,14 @@ from ssar.store.db import Database
 from ssar.store.migrate import upgrade
 
 if TYPE_CHECKING:
+    import httpx
+
     from ssar.admin.tokens import ApiTokenService
     from ssar.directory.service import DirectoryService
     from ssar.openid4vp.service import PresentationService
     from ssar.profiles.service import ProfileService
+    from ssar.recovery.service import RecoveryService
+    from ssar.recovery.validation import Validator
     from ssar.signin.service import SigninService
 
 
@@ -106,6 +110,61 @@ class Registry:
 
         return ProfileService(database=self.database, clock=self.clock, settings=self.settings)
 
+    @cached_property
+    def http(self) -> httpx.Client:
+        """The client for outbound calls (extension, OpenID providers); tests replace it with
+        one on ``httpx.MockTransport`` or point it at a loopback server."""
+        import httpx
+
+        return httpx.Client(timeout=5.0, follow_redirects=False)
+
+    @cached_property
+    def recovery_validator(self) -> Validator:
+        from ssar.recovery.extension import ExtensionClient
+        from ssar.recovery.validation import Validator
+
+        return Validator(
+            database=self.database,
+            directory=self.directory,
+            extension=ExtensionClient(
+                http=self.http,
+                signing_key=self.signing_key,
+                issuer=self.settings.base_url,
+                clock=self.clock,
+            ),
+            base_url=self.settings.base_url,
+        )
+
+    @cached_property
+    def oidc_ida_providers(self) -> dict[str, Any]:
+        """The OpenID Connect for Identity Assurance providers of ``SSAR_OIDC_IDA_PROVIDERS_FILE``."""
+        path = self.settings.oidc_ida_providers_file
+        if path is None:
+            return {}
+        from ssar.providers.oidc_ida import OidcIdaProvider, load_providers
+
+        return {
+            name: OidcIdaProvider(config, http=self.http, clock=self.clock)
+            for name, config in load_providers(path).items()
+        }
+
+    @cached_property
+    def recovery(self) -> RecoveryService:
+        from ssar.recovery.service import RecoveryService
+
+        return RecoveryService(
+            database=self.database,
+            clock=self.clock,
+            settings=self.settings,
+            secret_key=self.secret_key,
+            presentations=self.presentations,
+            profiles=self.profiles,
+            validator=lambda: self.recovery_validator,
+            redirect_providers=lambda: self.oidc_ida_providers,
+        )
+
     def close(self) -> None:
+        if "http" in self.__dict__:
+            self.http.close()
         if "database" in self.__dict__:
             self.database.dispose()

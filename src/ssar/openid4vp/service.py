@@ -28,6 +28,7 @@ from urllib.parse import urlencode, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from ssar.clock import Clock
 from ssar.credentials.dcql import MSO_MDOC, DcqlQuery, check_vp_token, parse_dcql
@@ -56,6 +57,7 @@ from ssar.openid4vp.request_object import (
     vp_formats_supported,
 )
 from ssar.openid4vp.response import AuthorizationResponse, parse_form, parse_response_parameters
+from ssar.sealing import open_sealed, seal
 from ssar.store.db import Database
 from ssar.store.tables import VpTransactionRow
 
@@ -243,12 +245,16 @@ class PresentationService:
         response_mode: ResponseMode = "direct_post.jwt",
         same_device: bool = False,
         return_uri: str | None = None,
+        result_public_key: bytes | None = None,
     ) -> PresentationRequest:
         """Start a transaction asking for ``dcql``, to be verified against ``trust``.
 
         ``same_device``: the response endpoint sends the wallet back to ``return_uri`` (default:
         this service's result page) with a fresh ``response_code``, which :meth:`take_result`
         then requires. Cross-device transactions are fetched with the transaction id alone.
+
+        ``result_public_key`` (X25519): the verified result is sealed to it instead of encrypted
+        with the service key, and :meth:`take_result` then needs the matching private key.
         """
         if response_mode not in RESPONSE_MODES:
             raise ValidationFailed(f"response_mode {response_mode!r} is not supported")
@@ -279,6 +285,7 @@ class PresentationService:
             encryption_kid=kid,
             encryption_key_enc=key_enc,
             return_uri=return_uri if same_device else None,
+            result_public_key=result_public_key,
             status="pending",
             created_at=now,
             expires_at=expires_at,
@@ -398,10 +405,12 @@ class PresentationService:
                     values.update(status_to="failed", error_code=exc.code[:64])
                 else:
                     payload = json.dumps(_json_safe(result)).encode()
-                    values.update(
-                        status_to="verified",
-                        result_enc=self.secret_key.encrypt(_PURPOSE_RESULT, payload),
+                    sealed = (
+                        seal(row.result_public_key, payload, context=_PURPOSE_RESULT)
+                        if row.result_public_key is not None
+                        else self.secret_key.encrypt(_PURPOSE_RESULT, payload)
                     )
+                    values.update(status_to="verified", result_enc=sealed)
             redirect_uri = None
             if row.return_uri is not None:
                 code = new_secret()
@@ -543,7 +552,11 @@ class PresentationService:
         )
 
     def take_result(
-        self, *, transaction_id: str | None = None, response_code: str | None = None
+        self,
+        *,
+        transaction_id: str | None = None,
+        response_code: str | None = None,
+        result_private_key: X25519PrivateKey | None = None,
     ) -> PresentationResult:
         """The verified presentation, once. Same-device transactions need the response code
         the wallet's redirect carried (session fixation, OpenID4VP §14.3); a caller without
@@ -585,7 +598,13 @@ class PresentationService:
                     f"the presentation failed ({row.error_code})", code=row.error_code or "failed"
                 )
             assert row.result_enc is not None
-            payload = json.loads(self.secret_key.decrypt(_PURPOSE_RESULT, row.result_enc))
+            if row.result_public_key is not None:
+                if result_private_key is None:
+                    raise CredentialError("the result is sealed to the caller", code="sealed")
+                opened = open_sealed(result_private_key, row.result_enc, context=_PURPOSE_RESULT)
+            else:
+                opened = self.secret_key.decrypt(_PURPOSE_RESULT, row.result_enc)
+            payload = json.loads(opened)
             if not repo.transition(
                 row.id, from_status="verified", to_status="consumed", used_at=now, result_enc=None
             ):

@@ -60,6 +60,11 @@ def create_app(registry: Registry) -> FastAPI:
 
     app.include_router(profiles_router)
     app.include_router(pages_router)
+    from ssar.web.recovery import api as recovery_api
+    from ssar.web.recovery import pages as recovery_pages
+
+    app.include_router(recovery_api)
+    app.include_router(recovery_pages)
     from ssar.openid4vp.routes import router as openid4vp_router
 
     app.include_router(openid4vp_router)

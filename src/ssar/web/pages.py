@@ -263,13 +263,6 @@ def signout(request: Request, registry: RegistryDep, browser: BrowserDep, _csrf:
     )
 
 
-@router.get("/recover")
-def recover_page(
-    request: Request, registry: RegistryDep, templates: TemplatesDep, browser: BrowserDep
-) -> Response:
-    return _page(request, registry, templates, browser, "recover.html")
-
-
 # --- security info -----------------------------------------------------------------------------
 
 

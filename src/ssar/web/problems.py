@@ -18,6 +18,7 @@ STATUS: list[tuple[type[errors.SsarError], int]] = [
     (errors.AuthenticationFailed, 401),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
+    (errors.Gone, 410),
     (errors.ValidationFailed, 422),
     (errors.PermissionDenied, 403),
     (errors.CsrfFailed, 403),

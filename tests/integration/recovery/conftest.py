@@ -1,0 +1,168 @@
+"""A recovery harness: the service app in process, a directory, a profile, a test issuer and
+wallets that present to the app through a bridge (the wallet's HTTP goes into the app)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from ssar.clock import FixedClock
+from ssar.registry import Registry
+from ssar.wallet.presenter import Presenter
+from ssar.wallet.store import Wallet
+from ssar.web.app import create_app
+from tests.conftest import make_settings
+from tests.support.faces import portrait_data_uri
+from tests.support.issuer import VCT, IdentityIssuer, holder_from
+from tests.unit.wallet.bridge import bridge
+
+BASE = "http://localhost:8000"
+
+
+def profile_doc(issuer: IdentityIssuer, **overrides: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": "Employees",
+        "description": "Everyone but executives",
+        "mode": "production",
+        "priority": 1,
+        "include_groups": ["All Staff"],
+        "exclude_groups": ["Executives"],
+        "allow_privileged": False,
+        "provider": "openid4vp",
+        "credentials": {
+            "types": [VCT],
+            "issuers": [{"iss": issuer.iss, "jwks": {"keys": [issuer.key.jwk]}}],
+        },
+        "validation": {
+            "match": "exact",
+            "claims": {"given_name": "given_name", "family_name": "family_name"},
+        },
+        "face_check": {"required": False, "threshold": 70},
+        "tap": {"lifetime_minutes": 60, "one_time": True},
+    }
+    doc.update(overrides)
+    return doc
+
+
+@dataclass
+class Harness:
+    registry: Registry
+    client: TestClient
+    http: httpx.Client
+    issuer: IdentityIssuer
+    clock: FixedClock
+    tmp_path: Path
+    _wallets: Iterator[int] = field(default_factory=itertools.count)
+
+    def user(
+        self,
+        username: str,
+        given: str,
+        family: str,
+        *,
+        groups: tuple[str, ...] = ("Platform",),
+        emails: tuple[str, ...] = (),
+        birthdate: str | None = None,
+        privileged: bool = False,
+    ) -> str:
+        user = self.registry.directory.add_user(
+            username=username,
+            given_name=given,
+            family_name=family,
+            emails=emails or (f"{username}@example.org",),
+            birthdate=birthdate,
+            privileged=privileged,
+        )
+        for group in groups:
+            self.registry.directory.add_member(group=group, username=username)
+        return user.id
+
+    def profile(self, **overrides: Any) -> None:
+        self.registry.profiles.apply(
+            {"profiles": [profile_doc(self.issuer, **overrides)]}, actor="test"
+        )
+
+    def wallet(
+        self,
+        claims: Mapping[str, Any] | None = None,
+        *,
+        issuer: IdentityIssuer | None = None,
+        lifetime_seconds: int = 3600,
+    ) -> Wallet:
+        """A wallet holding one identity credential (default: Erika Mustermann + portrait)."""
+        wallet = Wallet(self.tmp_path / f"wallet-{next(self._wallets)}")
+        key = wallet.init()
+        values = (
+            dict(claims)
+            if claims is not None
+            else {
+                "given_name": "Erika",
+                "family_name": "Mustermann",
+                "birthdate": "1984-01-26",
+                "portrait": portrait_data_uri(),
+            }
+        )
+        text = (issuer or self.issuer).issue_text(
+            holder=holder_from(key.private_key),
+            now=self.clock.now(),
+            claims=values,
+            lifetime_seconds=lifetime_seconds,
+        )
+        wallet.add(text, now=self.clock.now())
+        return wallet
+
+    def start(self, username: str, *, ip: str = "testclient") -> httpx.Response:
+        return self.client.post("/api/recovery/flows", json={"username": username})
+
+    def present(self, wallet: Wallet, link: str) -> None:
+        presenter = Presenter(wallet=wallet, http=self.http, clock=self.clock)
+        presenter.present(presenter.fetch_request(link))
+
+    def flow(self, flow_id: str) -> dict[str, Any]:
+        response = self.client.get(f"/api/recovery/flows/{flow_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def methods(self, username: str) -> list[tuple[str, bool]]:
+        """(type, active) of every method of the user."""
+        from sqlalchemy import select
+
+        from ssar.store.tables import AuthMethodRow, UserRow
+
+        with self.registry.database.transaction() as session:
+            rows = session.execute(
+                select(AuthMethodRow.type, AuthMethodRow.revoked_at)
+                .join(UserRow, UserRow.id == AuthMethodRow.user_id)
+                .where(UserRow.username == username)
+                .order_by(AuthMethodRow.created_at)
+            ).all()
+        return [(t, revoked is None) for t, revoked in rows]
+
+
+def _seed_groups(registry: Registry) -> None:
+    directory = registry.directory
+    for name, parent in (
+        ("All Staff", None),
+        ("Engineering", "All Staff"),
+        ("Platform", "Engineering"),
+        ("Executives", None),
+    ):
+        directory.add_group(name=name, parent=parent, actor="test")
+
+
+@pytest.fixture
+def harness(db_url: str, tmp_path: Path, clock: FixedClock) -> Iterator[Harness]:
+    registry = Registry(make_settings(db_url, tmp_path, base_url=BASE, demo=True), clock=clock)
+    _seed_groups(registry)
+    with TestClient(create_app(registry), base_url=BASE) as client, bridge(client) as http:
+        registry.__dict__["http"] = http
+        yield Harness(registry, client, http, IdentityIssuer(), clock, tmp_path)
+    registry.close()
