@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from ssar.clock import FixedClock
@@ -35,6 +37,7 @@ from tests.support.oidc_op import (
     FakeOpenIdProvider,
     OpKey,
     b64url,
+    make_jwt,
 )
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -799,3 +802,80 @@ def test_load_providers_never_shows_the_secret(tmp_path: Path) -> None:
 def test_load_providers_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         load_providers(tmp_path / "absent.yaml")
+
+
+# --- robustness (R19): whatever the provider sends, only ProviderError -------------------
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _fuzz_op(es256_key: OpKey) -> tuple[FakeOpenIdProvider, FixedClock]:
+    clock = FixedClock(NOW)
+    return FakeOpenIdProvider(clock=clock, key=es256_key), clock
+
+
+def _only_provider_errors(op: FakeOpenIdProvider, clock: FixedClock) -> None:
+    outcome = "verified"
+    with op.client() as http:
+        try:
+            run_flow(op, provider(op, http, clock))
+        except ProviderError as exc:
+            outcome = exc.code
+    assert outcome in {*codes.CODES, "verified"}
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    token=st.text(max_size=300)
+    | st.builds(
+        lambda parts: ".".join(parts),
+        st.lists(st.text(alphabet="eyJ0-_.=abc", max_size=40), min_size=1, max_size=4),
+    )
+)
+def test_R19_any_id_token_text_raises_only_provider_errors(es256_key: OpKey, token: str) -> None:
+    op, clock = _fuzz_op(es256_key)
+    op.token_overrides["id_token"] = token
+    _only_provider_errors(op, clock)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    header=st.dictionaries(
+        st.sampled_from(["alg", "kid", "typ", "crit", "jwk", "b64"]), _json_values, max_size=4
+    ),
+    payload=_json_values,
+)
+def test_R19_any_signed_id_token_content_raises_only_provider_errors(
+    es256_key: OpKey, header: dict[str, Any], payload: Any
+) -> None:
+    op, clock = _fuzz_op(es256_key)
+    signed = {"alg": "ES256", "kid": es256_key.kid, **header}
+    op.id_token_transform = lambda _: make_jwt(signed, payload, es256_key)
+    _only_provider_errors(op, clock)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(verified_claims=_json_values, jwks=st.lists(_json_values, max_size=3))
+def test_R19_any_verified_claims_or_jwks_raise_only_provider_errors(
+    es256_key: OpKey, verified_claims: Any, jwks: list[Any]
+) -> None:
+    op, clock = _fuzz_op(es256_key)
+    op.verified_claims = verified_claims if verified_claims is not None else []
+    op.jwks_keys = [*jwks, es256_key.public_jwk()]
+    _only_provider_errors(op, clock)
