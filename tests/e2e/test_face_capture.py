@@ -23,6 +23,7 @@ from tests.support.face_capture_app import (
     serving,
 )
 from tests.support.face_videos import fake_camera_args, head_turn_video, still_video
+from tests.support.y4m import write_y4m
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +45,7 @@ def still_y4m(astronaut: RgbImage, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture
 def camera_browser() -> Iterator[object]:
-    """Launch Debian's chromium with a given Y4M file as its camera: ``camera_browser(video)``."""
+    """Launch Debian's chromium with extra flags: ``camera_browser(fake_camera_args(video))``."""
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is absent: install Debian's chromium (`make browser`)")
     from playwright.sync_api import sync_playwright
@@ -52,9 +53,9 @@ def camera_browser() -> Iterator[object]:
     with sync_playwright() as playwright:
         browsers: list[object] = []
 
-        def launch(video: Path) -> object:
+        def launch(flags: list[str]) -> object:
             browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *fake_camera_args(video)]
+                executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *flags]
             )
             browsers.append(browser)
             return browser
@@ -66,12 +67,15 @@ def camera_browser() -> Iterator[object]:
                 browser.close()  # type: ignore[attr-defined]
 
 
-def _open_face_page(browser: object, base_url: str) -> tuple[object, list[str]]:
+def _open_face_page(
+    browser: object, base_url: str, *, camera_allowed: bool = True
+) -> tuple[object, list[str]]:
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser)
     context = browser.new_context(viewport={"width": 900, "height": 1000})
-    context.grant_permissions(["camera"], origin=base_url)
+    if camera_allowed:
+        context.grant_permissions(["camera"], origin=base_url)
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -108,7 +112,7 @@ def test_R20_a_turning_head_passes_the_face_check_in_the_browser(
     app = face_capture_app(poses=(Pose.STRAIGHT, Pose.LEFT, Pose.RIGHT))
     state: FaceCaptureState = app.state.face
     with serving(app) as base_url:
-        page, problems = _open_face_page(camera_browser(head_turn_y4m), base_url)  # type: ignore[operator]
+        page, problems = _open_face_page(camera_browser(fake_camera_args(head_turn_y4m)), base_url)  # type: ignore[operator]
         assert isinstance(page, Page)
         steps = page.get_by_role("list", name="What you'll be asked to do").get_by_role("listitem")
         expect(steps).to_have_text(
@@ -153,10 +157,10 @@ def test_R20_a_still_photo_fails_the_face_check_and_may_try_again(
 ) -> None:
     from playwright.sync_api import Page, expect
 
-    app = face_capture_app(poses=(Pose.STRAIGHT, Pose.LEFT), lifetime=timedelta(seconds=8))
+    app = face_capture_app(poses=(Pose.STRAIGHT, Pose.LEFT), lifetime=timedelta(seconds=7))
     state: FaceCaptureState = app.state.face
     with serving(app) as base_url:
-        page, problems = _open_face_page(camera_browser(still_y4m), base_url)  # type: ignore[operator]
+        page, problems = _open_face_page(camera_browser(fake_camera_args(still_y4m)), base_url)  # type: ignore[operator]
         assert isinstance(page, Page)
         expect(page.locator("[data-face-attempts]")).to_have_text("You have 5 attempts left.")
         _start_with_keyboard(page)
@@ -175,11 +179,74 @@ def test_R20_a_still_photo_fails_the_face_check_and_may_try_again(
         page.screenshot(path=str(artifacts / "face-06-still-retry.png"), full_page=True)
         assert page.url == f"{base_url}/face"
 
+        # again with Enter on the focused button: the new challenge's token is the one sent
+        page.keyboard.press("Enter")
+        expect(page.locator("[data-face-attempts]")).to_have_text(
+            "You have 3 attempts left.", timeout=20_000
+        )
+
     figures = _figures(state)
     print(f"still photo: {figures}")
-    assert len(state.submits) == 1, figures
-    # one straight frame kept, the turn never seen: too few frames for the challenge
-    assert state.submits[0].outcome != "passed", figures
-    assert state.submits[0].frames == 1, figures
+    # one straight frame kept, the turn never seen: too few frames for the challenge (an old
+    # token would fail as expired first)
+    assert [(s.outcome, s.frames) for s in state.submits] == [("frame_count", 1)] * 2, figures
     assert all(p.pose in (Pose.STRAIGHT, None) for p in state.probes), figures
+    assert not problems, problems
+
+
+@pytest.mark.parametrize(
+    ("flags", "camera_allowed", "expected"),
+    [
+        (["--use-fake-device-for-media-stream"], False, "Camera access was refused."),
+        ([], True, "No camera was found."),
+    ],
+    ids=["refused", "missing"],
+)
+def test_a_refused_or_missing_camera_is_explained(
+    camera_browser: object,
+    artifacts: Path,
+    flags: list[str],
+    camera_allowed: bool,
+    expected: str,
+) -> None:
+    from playwright.sync_api import Page, expect
+
+    app = face_capture_app(poses=(Pose.STRAIGHT, Pose.RIGHT))
+    with serving(app) as base_url:
+        page, _ = _open_face_page(
+            camera_browser(flags),  # type: ignore[operator]
+            base_url,
+            camera_allowed=camera_allowed,
+        )
+        assert isinstance(page, Page)
+        _start_with_keyboard(page)
+        message = page.locator("[data-face-message]")
+        expect(message).to_contain_text(expected)
+        expect(page.get_by_role("button", name="Start the face check")).to_be_focused()
+        expect(page.locator("video[data-face-video]")).to_be_hidden()
+        page.screenshot(
+            path=str(artifacts / f"face-07-camera-{'missing' if camera_allowed else 'refused'}.png")
+        )
+    assert app.state.face.probes == []
+
+
+def test_R21_a_frame_without_a_face_gets_a_hint(
+    camera_browser: object, tmp_path: Path, artifacts: Path
+) -> None:
+    from playwright.sync_api import Page, expect
+
+    blank = tmp_path / "blank.y4m"
+    write_y4m(blank, [np.full((480, 640, 3), 128, np.uint8)] * 5)
+    app = face_capture_app(poses=(Pose.STRAIGHT, Pose.LEFT), lifetime=timedelta(seconds=5))
+    with serving(app) as base_url:
+        page, problems = _open_face_page(camera_browser(fake_camera_args(blank)), base_url)  # type: ignore[operator]
+        assert isinstance(page, Page)
+        _start_with_keyboard(page)
+        expect(page.locator("[data-face-hint]")).to_have_text(
+            "We can't see your face clearly. Face the camera in good light."
+        )
+        page.screenshot(path=str(artifacts / "face-08-no-face.png"), full_page=True)
+        expect(page.locator("[data-face-message]")).to_be_visible(timeout=15_000)
+    assert {p.error for p in app.state.face.probes} == {"no_face"}
+    assert [s.frames for s in app.state.face.submits] == [0]
     assert not problems, problems

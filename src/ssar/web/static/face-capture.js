@@ -246,8 +246,9 @@
           kept.push(blob);
           break;
         }
+        // our own words for the known reasons: the server's message may be technical
         this.setText(this.hint, answer.error
-          ? (answer.message || HINTS[answer.error] || HINTS.unreadable_image)
+          ? (HINTS[answer.error] || answer.message || HINTS.unreadable_image)
           : "");
         await sleep(PROBE_INTERVAL_MS - (Date.now() - started));
       }
