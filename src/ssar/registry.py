@@ -84,7 +84,6 @@ class Registry:
         """The OpenID4VP verifier. A PEM chain at ``var/openid4vp-verifier-chain.pem`` (leaf
         first, for the signing key, naming the base URL's host) switches the client id from
         ``redirect_uri:`` to ``x509_san_dns:``."""
-        import httpx
         from cryptography import x509
 
         from ssar.credentials.statuslist import HttpStatusListFetcher
@@ -101,7 +100,7 @@ class Registry:
             signing_key=self.signing_key,
             base_url=self.settings.base_url,
             certificate_chain=chain,
-            status_fetcher=HttpStatusListFetcher(httpx.Client(timeout=5.0)),
+            status_fetcher=HttpStatusListFetcher(self.http),
         )
 
     @cached_property

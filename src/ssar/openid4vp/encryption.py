@@ -22,6 +22,17 @@ ENC_VALUES: tuple[str, ...] = ("A128GCM", "A256GCM")
 _MAX_JWE = 2_000_000
 
 
+class _Registry(jwe.JWERegistry):
+    """joserfc's JWE registry with room for a response carrying a portrait: its default caps
+    the ciphertext at 64 KB, below one ICAO portrait in base64 inside a disclosure."""
+
+    max_ciphertext_length = _MAX_JWE
+
+
+def _registry(enc: str | None = None) -> jwe.JWERegistry:
+    return _Registry(algorithms=[KEY_ALG, *((enc,) if enc else ENC_VALUES)])
+
+
 def generate_response_key() -> tuple[dict[str, Any], dict[str, Any]]:
     """A fresh ephemeral key: ``(private JWK, public JWK)``; the public JWK has a random
     ``kid`` (128 bits) that also names the transaction the response belongs to."""
@@ -69,7 +80,7 @@ def decrypt_response(
         raise CredentialError("JWE kid is not this request's key", code="malformed")
     try:
         key = ECKey.import_key(dict(private_jwk))
-        plaintext = jwe.decrypt_compact(token, key, algorithms=[KEY_ALG, *ENC_VALUES]).plaintext
+        plaintext = jwe.decrypt_compact(token, key, registry=_registry()).plaintext
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise CredentialError(
             f"the encrypted response could not be decrypted: {type(exc).__name__}",
@@ -95,4 +106,4 @@ def encrypt_response(
     except (JoseError, ValueError, TypeError) as exc:
         raise CredentialError("the verifier's encryption key is invalid", code="malformed") from exc
     body = json.dumps(dict(payload), separators=(",", ":")).encode()
-    return jwe.encrypt_compact(header, body, key, algorithms=[KEY_ALG, enc])
+    return jwe.encrypt_compact(header, body, key, registry=_registry(enc))

@@ -494,6 +494,10 @@ class RecoveryService:
             provider_state = self._provider_state(row) if state == "verifying" else {}
         if state == "verifying" and provider_state.get("kind") == "openid4vp":
             self._collect_presentation(handle, provider_state, response_code=response_code)
+        elif state == "validating":
+            # every check passed but the decision was never written (the process died in
+            # the middle of restoration, R3): decide again; it is all-or-nothing
+            self._validate(handle)
         return self.view(handle)
 
     def _collect_presentation(

@@ -85,19 +85,19 @@ def flow_status(handle: str, registry: RegistryDep) -> dict[str, Any]:
 
 
 async def _frames(request: Request) -> tuple[str, list[bytes]]:
-    form = await request.form(max_files=MAX_FRAMES + 1, max_fields=8)
-    token = form.get("token")
-    uploads = [f for f in form.getlist("frames") if isinstance(f, UploadFile)]
-    if not isinstance(token, str) or not token:
-        raise ValidationFailed("the challenge token is missing", field="token")
-    if not 1 <= len(uploads) <= MAX_FRAMES:
-        raise ValidationFailed(f"send 1 to {MAX_FRAMES} frames", field="frames")
-    frames = []
-    for upload in uploads:
-        data = await upload.read(MAX_FRAME_BYTES + 1)
-        if len(data) > MAX_FRAME_BYTES:
-            raise ValidationFailed("a frame is larger than 2 MB", field="frames")
-        frames.append(data)
+    async with request.form(max_files=MAX_FRAMES + 1, max_fields=8) as form:
+        token = form.get("token")
+        uploads = [f for f in form.getlist("frames") if isinstance(f, UploadFile)]
+        if not isinstance(token, str) or not token:
+            raise ValidationFailed("the challenge token is missing", field="token")
+        if not 1 <= len(uploads) <= MAX_FRAMES:
+            raise ValidationFailed(f"send 1 to {MAX_FRAMES} frames", field="frames")
+        frames = []
+        for upload in uploads:
+            data = await upload.read(MAX_FRAME_BYTES + 1)
+            if len(data) > MAX_FRAME_BYTES:
+                raise ValidationFailed("a frame is larger than 2 MB", field="frames")
+            frames.append(data)
     return token, frames
 
 
@@ -113,9 +113,9 @@ async def submit_face(handle: str, request: Request, registry: RegistryDep) -> d
 def take_tap(handle: str, registry: RegistryDep) -> JSONResponse:
     """The TAP of a restored flow, once; 410 afterwards."""
     tap = registry.recovery.take_tap(handle)
+    # the security headers make every response no-store
     return JSONResponse(
-        {"tap": tap.tap, "expires_at": tap.expires_at.isoformat(), "one_time": tap.one_time},
-        headers={"Cache-Control": "no-store"},
+        {"tap": tap.tap, "expires_at": tap.expires_at.isoformat(), "one_time": tap.one_time}
     )
 
 
@@ -290,11 +290,11 @@ def recover_face(
 
 @pages.post("/recover/face/probe")
 async def recover_face_probe(request: Request, registry: RegistryDep, _csrf: Csrf) -> JSONResponse:
-    form = await request.form(max_files=1, max_fields=2)
-    frame = form.get("frame")
-    if not isinstance(frame, UploadFile):
-        raise ValidationFailed("the frame is missing", field="frame")
-    data = await frame.read(MAX_FRAME_BYTES + 1)
+    async with request.form(max_files=1, max_fields=2) as form:
+        frame = form.get("frame")
+        if not isinstance(frame, UploadFile):
+            raise ValidationFailed("the frame is missing", field="frame")
+        data = await frame.read(MAX_FRAME_BYTES + 1)
     if len(data) > MAX_FRAME_BYTES:
         raise ValidationFailed("the frame is larger than 2 MB", field="frame")
     result = await _run_sync(registry.recovery.probe_frame, _handle(request, registry), data)
@@ -352,7 +352,6 @@ def recover_tap(
     except Gone:
         return _redirect("/recover/result")
     response = _page(request, registry, templates, browser, "recovery/tap.html", {"tap": tap})
-    response.headers["Cache-Control"] = "no-store"
     response.delete_cookie(flow_cookie(registry).name, path="/")
     return response
 

@@ -4,7 +4,8 @@ wallets that present to the app through a bridge (the wallet's HTTP goes into th
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ssar.clock import FixedClock
+from ssar.credentials.jose import b64url_encode
 from ssar.registry import Registry
 from ssar.wallet.presenter import Presenter
 from ssar.wallet.store import Wallet
@@ -21,7 +23,7 @@ from ssar.web.app import create_app
 from tests.conftest import make_settings
 from tests.support.faces import portrait_data_uri
 from tests.support.issuer import VCT, IdentityIssuer, holder_from
-from tests.unit.wallet.bridge import bridge
+from tests.unit.credentials.factory import Issuer, sign_jwt
 
 BASE = "http://localhost:8000"
 
@@ -51,6 +53,10 @@ def profile_doc(issuer: IdentityIssuer, **overrides: Any) -> dict[str, Any]:
     return doc
 
 
+Handler = Callable[[httpx.Request], httpx.Response]
+STATUS_URI = "https://status.test/lists/1"
+
+
 @dataclass
 class Harness:
     registry: Registry
@@ -59,7 +65,18 @@ class Harness:
     issuer: IdentityIssuer
     clock: FixedClock
     tmp_path: Path
+    #: other hosts the service calls out to (extension endpoints, status lists), by host name
+    external: dict[str, Handler] = field(default_factory=dict)
     _wallets: Iterator[int] = field(default_factory=itertools.count)
+
+    def serve_status_list(
+        self, statuses: list[int], *, issuer: IdentityIssuer | None = None
+    ) -> None:
+        """Publish a 2-bit Token Status List at :data:`STATUS_URI`, signed by the issuer."""
+        token = _status_list_token(issuer or self.issuer, statuses, self.clock)
+        self.external["status.test"] = lambda request: httpx.Response(
+            200, content=token, headers={"content-type": "application/statuslist+jwt"}
+        )
 
     def user(
         self,
@@ -95,6 +112,7 @@ class Harness:
         *,
         issuer: IdentityIssuer | None = None,
         lifetime_seconds: int = 3600,
+        status_index: int | None = None,
     ) -> Wallet:
         """A wallet holding one identity credential (default: Erika Mustermann + portrait)."""
         wallet = Wallet(self.tmp_path / f"wallet-{next(self._wallets)}")
@@ -109,13 +127,15 @@ class Harness:
                 "portrait": portrait_data_uri(),
             }
         )
-        text = (issuer or self.issuer).issue_text(
-            holder=holder_from(key.private_key),
-            now=self.clock.now(),
-            claims=values,
-            lifetime_seconds=lifetime_seconds,
+        by = issuer or self.issuer
+        t = int(self.clock.now().timestamp())
+        payload: dict[str, Any] = {"iat": t - 60, "exp": t + lifetime_seconds, "vct": by.vct}
+        if status_index is not None:
+            payload["status"] = {"status_list": {"idx": status_index, "uri": STATUS_URI}}
+        jwt, disclosures = Issuer(key=by.key, iss=by.iss).sd_jwt(
+            disclosed=values, holder=holder_from(key.private_key), payload=payload
         )
-        wallet.add(text, now=self.clock.now())
+        wallet.add("~".join([jwt, *disclosures]) + "~", now=self.clock.now())
         return wallet
 
     def start(self, username: str, *, ip: str = "testclient") -> httpx.Response:
@@ -158,11 +178,58 @@ def _seed_groups(registry: Registry) -> None:
         directory.add_group(name=name, parent=parent, actor="test")
 
 
+def _status_list_token(issuer: IdentityIssuer, statuses: list[int], clock: FixedClock) -> str:
+    bits = 2
+    data = bytearray((len(statuses) * bits + 7) // 8)
+    for i, value in enumerate(statuses):
+        data[i * bits // 8] |= value << (i * bits % 8)
+    t = int(clock.now().timestamp())
+    payload = {
+        "iss": issuer.iss,
+        "sub": STATUS_URI,
+        "iat": t - 60,
+        "exp": t + 3600,
+        "ttl": 300,
+        "status_list": {"bits": bits, "lst": b64url_encode(zlib.compress(bytes(data), 9))},
+    }
+    return sign_jwt({"typ": "statuslist+jwt", "alg": "ES256"}, payload, issuer.key)
+
+
+def _router(client: TestClient, external: dict[str, Handler]) -> httpx.Client:
+    """The service's and the wallets' HTTP: the app for its own host, ``external`` for others
+    (anything else fails like an unreachable host)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "localhost":
+            answer = client.request(
+                request.method,
+                str(request.url),
+                content=request.content,
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+                follow_redirects=False,
+            )
+            return httpx.Response(
+                answer.status_code,
+                headers=list(answer.headers.multi_items()),
+                content=answer.content,
+            )
+        serve = external.get(request.url.host)
+        if serve is None:
+            raise httpx.ConnectError(f"no route to {request.url.host}", request=request)
+        return serve(request)
+
+    return httpx.Client(transport=httpx.MockTransport(handler), timeout=5.0)
+
+
 @pytest.fixture
 def harness(db_url: str, tmp_path: Path, clock: FixedClock) -> Iterator[Harness]:
     registry = Registry(make_settings(db_url, tmp_path, base_url=BASE, demo=True), clock=clock)
     _seed_groups(registry)
-    with TestClient(create_app(registry), base_url=BASE) as client, bridge(client) as http:
+    external: dict[str, Handler] = {}
+    with (
+        TestClient(create_app(registry), base_url=BASE) as client,
+        _router(client, external) as http,
+    ):
         registry.__dict__["http"] = http
-        yield Harness(registry, client, http, IdentityIssuer(), clock, tmp_path)
+        yield Harness(registry, client, http, IdentityIssuer(), clock, tmp_path, external)
     registry.close()

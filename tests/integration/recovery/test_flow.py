@@ -1,23 +1,208 @@
-"""The recovery flow through the JSON API, with a wallet presenting cross-device."""
+"""The recovery flow through the JSON API, end to end: a wallet presents cross-device, the face
+check gets challenge frames, and production restores while evaluation changes nothing."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+from sqlalchemy import select
+
+from ssar.recovery.service import EVALUATION_MESSAGE
+from ssar.store.tables import AuditEventRow, AuthMethodRow, OutboxRow, RecoveryFlowRow
 from tests.integration.recovery.conftest import Harness
+from tests.support.faces import frames_for
+
+
+def give_passkey(harness: Harness, username: str) -> None:
+    """An active sign-in method the recovery must revoke (stands for the lost passkey)."""
+    user = harness.registry.directory.get_user(username)
+    with harness.registry.database.transaction() as session:
+        session.add(
+            AuthMethodRow(
+                user_id=user.id,
+                type="passkey",
+                label="Lost phone",
+                created_at=harness.clock.now(),
+                credential_id=user.id.encode(),
+                public_key=b"\x00" * 10,
+                sign_count=0,
+            )
+        )
+
+
+def face_step(harness: Harness, flow: dict[str, Any], *, seed: int) -> dict[str, Any]:
+    step = flow["next"]
+    assert step["step"] == "face_check", flow
+    frames = frames_for(step["challenge"]["poses"], seed=seed)
+    response = harness.client.post(
+        step["submit"],
+        data={"token": step["challenge"]["token"]},
+        files=[("frames", (f"f{i}.jpg", frame, "image/jpeg")) for i, frame in enumerate(frames)],
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def run_to_face(harness: Harness, username: str) -> dict[str, Any]:
+    started = harness.start(username)
+    assert started.status_code == 201, started.text
+    body = started.json()
+    harness.present(harness.wallet(), body["verification"]["link"])
+    return harness.flow(body["id"])
 
 
 def test_production_recovery_without_face_check_restores_the_account(harness: Harness) -> None:
     harness.user("erika", "Erika", "Mustermann")
+    give_passkey(harness, "erika")
     harness.profile()
     started = harness.start("erika")
     assert started.status_code == 201, started.text
     body = started.json()
     assert body["state"] == "verifying"
     assert body["verification"]["type"] == "openid4vp"
+    assert body["verification"]["link"].startswith("openid4vp://")
+    assert harness.methods("erika") == [("passkey", True)]
     harness.present(harness.wallet(), body["verification"]["link"])
     flow = harness.flow(body["id"])
     assert flow["state"] == "restored", flow
+    assert harness.methods("erika") == [("passkey", False), ("tap", True)]
     tap = harness.client.post(f"/api/recovery/flows/{body['id']}/tap")
     assert tap.status_code == 200
+    assert tap.headers["cache-control"] == "no-store"
     assert len(tap.json()["tap"]) >= 11
     assert harness.client.post(f"/api/recovery/flows/{body['id']}/tap").status_code == 410
     assert harness.flow(body["id"])["state"] == "completed"
+
+
+def test_production_recovery_with_face_check(harness: Harness) -> None:
+    harness.user("erika", "Erika", "Mustermann", emails=("erika@example.org", "e@home.test"))
+    harness.user("root", "Rita", "Admin", groups=(), emails=("admin@example.org",), privileged=True)
+    give_passkey(harness, "erika")
+    harness.profile(face_check={"required": True, "threshold": 70})
+    flow = run_to_face(harness, "erika")
+    assert flow["state"] == "face_checking"
+    assert harness.methods("erika") == [("passkey", True)]  # R2: nothing yet
+    after = face_step(harness, flow, seed=1)
+    assert after["state"] == "restored", after
+    tap = harness.client.post(after["next"]["url"]).json()["tap"]
+
+    # the TAP signs in (once) and leads to passkey registration; nothing signed the person in
+    assert "set-cookie" not in {k.lower() for k in harness.client.cookies.keys()}
+    result = harness.registry.signin.signin_with_tap(username="erika", tap=tap, ip=None)
+    assert result.session is not None
+
+    with harness.registry.database.transaction() as session:
+        row = session.execute(select(RecoveryFlowRow)).scalar_one()
+        assert row.state == "completed"
+        assert row.evidence_sealed is None and row.tap_sealed is None
+        checks = {c["check"]: c for c in row.checks}
+        assert checks["face"]["outcome"] == "passed" and checks["face"]["score"] >= 70
+        assert checks["account_match"]["detail"] == "matched"
+        assert checks["credential"]["issuer"] == harness.issuer.iss
+        mail = session.execute(select(OutboxRow).order_by(OutboxRow.to_address)).scalars().all()
+        events = [e.type for e in session.execute(select(AuditEventRow)).scalars()]
+    # R5: every notification address and the admins, with the one-click dispute link
+    assert sorted(m.to_address for m in mail) == [
+        "admin@example.org",
+        "e@home.test",
+        "erika@example.org",
+    ]
+    assert all(re.search(r"/recover/dispute/[\w-]{40,}", m.body_text) for m in mail)
+    for event in (
+        "recovery.started",
+        "recovery.identity_verification_started",
+        "recovery.presentation_completed",
+        "recovery.face_check_passed",
+        "recovery.account_matched",
+        "recovery.restored",
+        "tap.issued",
+        "recovery.completed",
+    ):
+        assert event in events, (event, events)
+
+
+def test_R4_evaluation_mode_changes_nothing_and_says_so(harness: Harness) -> None:
+    harness.user("erika", "Erika", "Mustermann")
+    give_passkey(harness, "erika")
+    harness.profile(mode="evaluation", face_check={"required": True, "threshold": 70})
+    flow = run_to_face(harness, "erika")
+    after = face_step(harness, flow, seed=2)
+    assert after["state"] == "evaluated"
+    assert after["message"] == EVALUATION_MESSAGE
+    assert after["next"] == {"step": "done", "evaluation": True}
+    assert harness.methods("erika") == [("passkey", True)]
+    assert harness.client.post(f"/api/recovery/flows/{after['id']}/tap").status_code == 410
+    with harness.registry.database.transaction() as session:
+        assert session.execute(select(OutboxRow)).first() is None
+        row = session.execute(select(RecoveryFlowRow)).scalar_one()
+        assert [c["check"] for c in row.checks][-1] == "decision"
+
+
+def test_R24_five_failed_face_checks_end_the_flow(harness: Harness) -> None:
+    harness.user("erika", "Erika", "Mustermann")
+    give_passkey(harness, "erika")
+    harness.profile(face_check={"required": True, "threshold": 70})
+    flow = run_to_face(harness, "erika")
+    from tests.support.faces import still_frames
+
+    for attempt in range(1, 6):
+        step = flow["next"]
+        frames = still_frames(4, seed=attempt)
+        response = harness.client.post(
+            step["submit"],
+            data={"token": step["challenge"]["token"]},
+            files=[("frames", (f"{i}.jpg", f, "image/jpeg")) for i, f in enumerate(frames)],
+        )
+        flow = response.json()
+        if attempt < 5:
+            assert flow["state"] == "face_checking"
+            assert flow["next"]["attempts_left"] == 5 - attempt
+            assert flow["message"]  # a retry hint, not a reason
+    assert flow["state"] == "failed"
+    assert harness.methods("erika") == [("passkey", True)]  # R2
+
+
+def test_R20_frames_from_another_flow_are_refused(harness: Harness) -> None:
+    harness.user("erika", "Erika", "Mustermann")
+    harness.profile(mode="evaluation", face_check={"required": True, "threshold": 70})
+    first = run_to_face(harness, "erika")
+    frames = frames_for(first["next"]["challenge"]["poses"], seed=7)
+    files = [("frames", (f"{i}.jpg", f, "image/jpeg")) for i, f in enumerate(frames)]
+    done = harness.client.post(
+        first["next"]["submit"], data={"token": first["next"]["challenge"]["token"]}, files=files
+    ).json()
+    assert done["state"] == "evaluated"
+    second = run_to_face(harness, "erika")
+    # the very same frames for the new flow's challenge: refused even if the poses coincide
+    again = harness.client.post(
+        second["next"]["submit"], data={"token": second["next"]["challenge"]["token"]}, files=files
+    ).json()
+    assert again["state"] == "face_checking"
+    with harness.registry.database.transaction() as session:
+        rows = session.execute(
+            select(RecoveryFlowRow).order_by(RecoveryFlowRow.created_at)
+        ).scalars()
+        last = list(rows)[-1]
+        assert last.checks[-1]["detail"] == "replayed_frames"
+
+
+def test_a_challenge_from_another_flow_is_refused(harness: Harness) -> None:
+    harness.user("erika", "Erika", "Mustermann")
+    harness.profile(mode="evaluation", face_check={"required": True, "threshold": 70})
+    first = run_to_face(harness, "erika")
+    second = run_to_face(harness, "erika")
+    poses = first["next"]["challenge"]["poses"]
+    frames = frames_for(poses, seed=8)
+    answer = harness.client.post(
+        second["next"]["submit"],
+        data={"token": first["next"]["challenge"]["token"]},  # bound to the first flow's nonce
+        files=[("frames", (f"{i}.jpg", f, "image/jpeg")) for i, f in enumerate(frames)],
+    ).json()
+    assert answer["state"] == "face_checking"
+    with harness.registry.database.transaction() as session:
+        rows = list(
+            session.execute(select(RecoveryFlowRow).order_by(RecoveryFlowRow.created_at)).scalars()
+        )
+        assert rows[-1].checks[-1]["detail"] == "challenge_invalid"
