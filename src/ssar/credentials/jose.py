@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 import json
+from binascii import a2b_base64
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, NamedTuple, cast
 
@@ -133,21 +134,6 @@ class CompactJws(NamedTuple):
         return kid if isinstance(kid, str) else None
 
 
-def _fast_object(part: str) -> tuple[dict[str, Any], str] | None:
-    """A base64url JSON object member of a JWS and its JSON text, or ``None`` when anything is
-    off (the caller then takes the exact path, which words the error)."""
-    try:
-        text = binascii.a2b_base64(
-            part.encode("ascii").translate(FROM_URL) + PADDING[len(part) & 3], strict_mode=True
-        ).decode("utf-8")
-        value, end = SCAN_JSON(text, 0)
-    except Exception:  # any doubt goes to the exact path
-        return None
-    if type(value) is not dict or end != len(text):
-        return None
-    return value, text
-
-
 def parse_compact_jws(token: str, *, what: str = "JWT") -> CompactJws:
     """Split and decode ``header.payload.signature``; checks shape only, not the signature."""
     return parse_compact_jws_text(token, what=what)[0]
@@ -156,36 +142,38 @@ def parse_compact_jws(token: str, *, what: str = "JWT") -> CompactJws:
 def parse_compact_jws_text(token: str, *, what: str = "JWT") -> tuple[CompactJws, str | None]:
     """:func:`parse_compact_jws` and the payload's JSON text when the common path decoded it
     (``None`` otherwise), for callers that can skip work when the text shows it is not needed."""
-    if isinstance(token, str) and 0 < len(token) <= _MAX_TOKEN_CHARS:
-        parts = token.split(".")
-        if len(parts) == 3:
-            raw_header, raw_payload, raw_signature = parts
-            header = _fast_object(raw_header)
-            payload = _fast_object(raw_payload) if header is not None else None
+    # the common path, inline (it runs twice per presentation): strict base64url and JSON
+    # without whitespace around the values; anything else, and every error, takes the exact
+    # path, which decides and words it
+    try:
+        raw_header, raw_payload, raw_signature = token.split(".")
+        if len(token) <= _MAX_TOKEN_CHARS:
+            header_text = a2b_base64(
+                raw_header.encode("ascii").translate(FROM_URL) + PADDING[len(raw_header) & 3],
+                strict_mode=True,
+            ).decode("utf-8")
+            header, end = SCAN_JSON(header_text, 0)
             if (
-                payload is not None
-                and header is not None
-                and type(header[0].get("alg")) is str
-                and "crit" not in header[0]
+                end == len(header_text)
+                and type(header) is dict
+                and type(header.get("alg")) is str
+                and "crit" not in header
             ):
-                try:
-                    signature = binascii.a2b_base64(
+                signing_input = token[: len(raw_header) + len(raw_payload) + 1].encode("ascii")
+                payload_text = a2b_base64(
+                    raw_payload.encode("ascii").translate(FROM_URL) + PADDING[len(raw_payload) & 3],
+                    strict_mode=True,
+                ).decode("utf-8")
+                payload, end = SCAN_JSON(payload_text, 0)
+                if end == len(payload_text) and type(payload) is dict:
+                    signature = a2b_base64(
                         raw_signature.encode("ascii").translate(FROM_URL)
                         + PADDING[len(raw_signature) & 3],
                         strict_mode=True,
                     )
-                except (binascii.Error, ValueError):
-                    pass
-                else:
-                    jws = CompactJws(
-                        header=header[0],
-                        payload=payload[0],
-                        signing_input=token[: len(raw_header) + len(raw_payload) + 1].encode(
-                            "ascii"
-                        ),
-                        signature=signature,
-                    )
-                    return jws, payload[1]
+                    return CompactJws(header, payload, signing_input, signature), payload_text
+    except Exception:  # any doubt goes to the exact path
+        return _parse_compact_jws_exact(token, what=what), None
     return _parse_compact_jws_exact(token, what=what), None
 
 

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
 from ssar.credentials.did import DidResolver
 from ssar.credentials.jose import (
     ALLOWED_ALGS,
@@ -24,6 +29,7 @@ from ssar.credentials.jose import (
     PublicKey,
     b64url_decode,
     check_alg,
+    ec_p256_key,
     loads_json,
     parse_compact_jws_text,
     public_key_from_jwk,
@@ -48,6 +54,7 @@ _KB_MAX_AGE_S = KB_MAX_AGE.total_seconds()
 _LEEWAY_S = LEEWAY.total_seconds()
 _MAX_DEPTH = 64
 _MAX_DISCLOSURES = 4096
+_ES256 = ec.ECDSA(hashes.SHA256())
 
 KeyResolver = Callable[[CompactJws], list[PublicKey]]
 
@@ -122,8 +129,12 @@ def _disclosure(encoded: str, hash_fn: Callable[[bytes], Any]) -> tuple[str, str
             raise CredentialError(
                 f"disclosure uses the reserved claim name {name!r}", code="malformed"
             )
-    digest = b2a_base64(hash_fn(raw).digest(), newline=False).translate(TO_URL).rstrip(b"=")
-    return digest.decode("ascii"), name, value[-1], salt
+    return _digest(hash_fn(raw).digest()), name, value[-1], salt
+
+
+def _digest(digest: bytes) -> str:
+    """Unpadded base64url of a digest."""
+    return b2a_base64(digest, newline=False).translate(TO_URL).rstrip(b"=").decode("ascii")
 
 
 def _parse_disclosure(encoded: str, hash_fn: Callable[[bytes], Any]) -> Disclosure:
@@ -354,7 +365,7 @@ def _verify_key_binding(
     allowed_algs: Collection[str],
 ) -> None:
     # RFC 9901 §7.3 step 5, in order
-    if not isinstance(holder_jwk, dict):
+    if type(holder_jwk) is not dict and not isinstance(holder_jwk, dict):
         raise CredentialError(
             "KB-JWT present but the SD-JWT has no cnf.jwk", code="key_binding_invalid"
         )
@@ -362,18 +373,47 @@ def _verify_key_binding(
         kb = parse_compact_jws_text(kb_jwt, what="KB-JWT")[0]
     except CredentialError as exc:
         raise CredentialError(exc.detail, code="key_binding_invalid") from exc
-    if kb.header.get("typ") != KB_TYP:
+    header = kb.header
+    if header.get("typ") != KB_TYP:
         raise CredentialError(f"KB-JWT typ is {kb.typ!r}, not kb+jwt", code="key_binding_invalid")
-    alg = kb.header["alg"]  # a string: parse_compact_jws checked it
+    alg = header["alg"]  # a string: parse_compact_jws checked it
     if alg not in allowed_algs or alg.lower() == "none":
         check_alg(alg, allowed_algs=allowed_algs, what="KB-JWT")
-    try:
-        holder_key = public_key_from_jwk(holder_jwk)
-    except CredentialError as exc:
-        raise CredentialError(f"cnf.jwk: {exc.detail}", code="key_binding_invalid") from exc
-    verify_signature(
-        kb, holder_key, allowed_algs=allowed_algs, error_code="key_binding_invalid", what="KB-JWT"
+    # the common case, ES256 with a P-256 cnf key, without the general key handling: the key
+    # is parsed and validated here for every presentation (never cached by the JWK)
+    holder_key = (
+        ec_p256_key(holder_jwk.get("x"), holder_jwk.get("y"))
+        if alg == "ES256" and holder_jwk.get("kty") == "EC" and holder_jwk.get("crv") == "P-256"
+        else None
     )
+    if holder_key is not None:
+        signature = kb.signature
+        try:
+            if len(signature) != 64:
+                raise InvalidSignature
+            holder_key.verify(
+                encode_dss_signature(
+                    int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+                ),
+                kb.signing_input,
+                _ES256,
+            )
+        except InvalidSignature as exc:
+            raise CredentialError(
+                "KB-JWT signature does not verify", code="key_binding_invalid"
+            ) from exc
+    else:
+        try:
+            general_key = public_key_from_jwk(holder_jwk)
+        except CredentialError as exc:
+            raise CredentialError(f"cnf.jwk: {exc.detail}", code="key_binding_invalid") from exc
+        verify_signature(
+            kb,
+            general_key,
+            allowed_algs=allowed_algs,
+            error_code="key_binding_invalid",
+            what="KB-JWT",
+        )
     claims = kb.payload
     iat = claims.get("iat")
     kind = type(iat)
@@ -490,7 +530,27 @@ def _process(
     disclosed: list[tuple[str, _Disclosed]] = []
     scalars = payload_text is not None
     for encoded in encoded_disclosures:
-        disclosure = _disclosure(encoded, hash_fn)
+        # _disclosure's common path inline (it runs for every disclosure); anything unusual,
+        # and every error, goes to _disclosure, which decides and words it
+        disclosure: _Disclosed | None = None
+        try:
+            raw = encoded.encode("ascii")
+            text = a2b_base64(
+                raw.translate(FROM_URL) + PADDING[len(raw) & 3], strict_mode=True
+            ).decode("utf-8")
+            value, end = SCAN_JSON(text, 0)
+            if end == len(text) and type(value) is list and type(value[0]) is str:
+                size = len(value)
+                if size == 3:
+                    name = value[1]
+                    if type(name) is str and name != "_sd" and name != "...":
+                        disclosure = (_digest(hash_fn(raw).digest()), name, value[2], value[0])
+                elif size == 2:
+                    disclosure = (_digest(hash_fn(raw).digest()), None, value[1], value[0])
+        except Exception:  # any doubt goes to the exact path
+            disclosure = None
+        if disclosure is None:
+            disclosure = _disclosure(encoded, hash_fn)
         if disclosure[0] in by_digest:
             raise CredentialError("the same disclosure is presented twice", code="malformed")
         by_digest[disclosure[0]] = disclosure

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from ssar.credentials.did import DidResolver
 from ssar.credentials.jose import ALLOWED_ALGS
-from ssar.credentials.results import Format, VerifiedCredential
+from ssar.credentials.results import Format, VerifiedCredential, verified_credential
 from ssar.credentials.sdjwt import _process, trust_key_resolver
 from ssar.credentials.statuslist import StatusListFetcher, check_status
 from ssar.credentials.trust import TrustConfig
@@ -73,15 +73,15 @@ def verify_sd_jwt_vc(
             now=now,
             did_resolver=did_resolver,
         )
-    return VerifiedCredential(
-        format=SD_JWT_VC_TYPES[jws.typ or ""],
-        issuer=iss,
-        claims=claims,
-        key_binding=key_binding,
-        credential_type=vct,
-        holder_jwk=holder_jwk,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        status=status if isinstance(status, dict) else None,
-        extra={"status_checked": status is not None and status_fetcher is not None},
+    return verified_credential(
+        SD_JWT_VC_TYPES[jws.typ or ""],
+        iss,
+        claims,
+        key_binding,
+        vct,
+        holder_jwk,
+        valid_from,
+        valid_until,
+        status if isinstance(status, dict) else None,
+        {"status_checked": status is not None and status_fetcher is not None},
     )
