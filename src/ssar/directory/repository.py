@@ -17,6 +17,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    insert,
     not_,
     or_,
     select,
@@ -38,12 +39,14 @@ from ssar.directory.filters import (
 )
 from ssar.directory.models import AuthMethodSummary, EmailAddress, Group, GroupMember, User
 from ssar.directory.names import group_key, username_key
+from ssar.directory.namesakes import user_name_keys
 from ssar.store.tables import (
     AuthMethodRow,
     GroupMemberRow,
     GroupNestingRow,
     GroupRow,
     UserEmailRow,
+    UserNameKeyRow,
     UserRow,
 )
 
@@ -286,6 +289,13 @@ class DirectoryRepository:
                 )
             )
 
+    def replace_name_keys(self, user_id: str, family_name: str) -> None:
+        """Index the user under the keys of ``family_name`` only (R32)."""
+        self.session.execute(delete(UserNameKeyRow).where(UserNameKeyRow.user_id == user_id))
+        keys = [{"key": k, "user_id": user_id} for k in user_name_keys(family_name)]
+        if keys:
+            self.session.execute(insert(UserNameKeyRow), keys)
+
     def auth_methods(self, user_id: str) -> list[AuthMethodSummary]:
         rows = self.session.execute(
             select(AuthMethodRow)
@@ -409,3 +419,13 @@ class DirectoryRepository:
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def namesake_candidates(keys: Sequence[str]) -> Select[str, str, str]:
+    """(id, given name, family name) of the users indexed under any of ``keys``: one lookup on
+    the primary key of ``user_name_keys`` (R32). A user appears once per matching key."""
+    return (
+        select(UserRow.id, UserRow.given_name, UserRow.family_name)
+        .join(UserNameKeyRow, UserNameKeyRow.user_id == UserRow.id)
+        .where(UserNameKeyRow.key.in_(list(keys)))
+    )

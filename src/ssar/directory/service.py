@@ -37,14 +37,24 @@ from ssar.directory.models import (
     clean_username,
 )
 from ssar.directory.names import group_key, username_key
+from ssar.directory.namesakes import TooManyNamesakes, search_keys, user_name_keys
 from ssar.directory.repository import (
     DirectoryRepository,
     group_filter_clause,
+    namesake_candidates,
     user_filter_clause,
 )
 from ssar.errors import Conflict, NotFound, ValidationFailed
+from ssar.recovery.matching import MatchRule, match_names
 from ssar.store.db import Database
-from ssar.store.tables import GroupMemberRow, GroupNestingRow, GroupRow, UserEmailRow, UserRow
+from ssar.store.tables import (
+    GroupMemberRow,
+    GroupNestingRow,
+    GroupRow,
+    UserEmailRow,
+    UserNameKeyRow,
+    UserRow,
+)
 from ssar.store.types import new_id
 
 ProgressCallback = Callable[[int, int], None]  # (rows done, rows in total)
@@ -114,6 +124,7 @@ class DirectoryService:
                 session.add(row)
                 session.flush()
                 repo.replace_emails(row.id, clean_addresses)
+                repo.replace_name_keys(row.id, family)
                 audit = AuditLog(session)
                 for name in group_names:
                     group = self._group_for_write(
@@ -152,6 +163,60 @@ class DirectoryService:
             if row is None:
                 raise NotFound(f"no user with id {user_id}")
             return repo.users([row])[0]
+
+    def find_namesakes(
+        self, *, given: str, family: str, rule: str, limit: int = 50
+    ) -> tuple[User, ...]:
+        """The users whose names fit a credential's ``given`` and ``family`` names under
+        ``rule`` (``exact`` | ``relaxed``), ordered by username, for the namesake guard (R32).
+
+        One lookup of :func:`~ssar.directory.namesakes.search_keys` in the ``user_name_keys``
+        index (no scan of ``users``); accounts found through a shared key whose names do not fit
+        under ``rule`` are left out (``select_account`` would ignore them), so ``limit`` counts
+        only real namesakes, the account the person typed included. When more than ``limit``
+        fit, raises :class:`~ssar.directory.namesakes.TooManyNamesakes` instead of returning
+        some of them: deciding on part of the namesakes could miss the one that is not told
+        apart.
+        """
+        if limit < 1:
+            raise ValidationFailed("limit must be at least 1", field="limit")
+        keys = search_keys(given=given, family=family, rule=rule)
+        if not keys:
+            return ()
+        match_rule = cast(MatchRule, rule)
+        with self._db.transaction() as session:
+            fitting: list[str] = []
+            seen: set[str] = set()
+            candidates = session.execute(
+                namesake_candidates(keys).execution_options(yield_per=1000)
+            )
+            try:
+                for user_id, user_given, user_family in candidates:
+                    if user_id in seen:
+                        continue
+                    seen.add(user_id)
+                    fit = match_names(
+                        credential_given=given,
+                        credential_family=family,
+                        user_given=user_given,
+                        user_family=user_family,
+                        rule=match_rule,
+                    )
+                    if fit.matched:
+                        fitting.append(user_id)
+                        if len(fitting) > limit:
+                            raise TooManyNamesakes(
+                                f"more than {limit} accounts have names that fit the credential's"
+                            )
+            finally:
+                candidates.close()
+            if not fitting:
+                return ()
+            repo = DirectoryRepository(session)
+            rows = session.execute(
+                select(UserRow).where(UserRow.id.in_(fitting)).order_by(UserRow.username_key)
+            ).scalars()
+            return tuple(repo.users(list(rows)))
 
     def list_users(
         self,
@@ -258,6 +323,8 @@ class DirectoryService:
                     row.username_key = key
                 for name in changed:
                     setattr(row, name, values[name])
+                if "family_name" in changed:
+                    repo.replace_name_keys(row.id, values["family_name"])
                 if new_emails is not None:
                     current = repo.users([row])[0].emails
                     if sorted(current, key=lambda e: e.address) != sorted(
@@ -636,6 +703,7 @@ class DirectoryService:
         users: list[dict[str, Any]] = []
         emails: list[dict[str, Any]] = []
         members: list[dict[str, Any]] = []
+        name_keys: list[dict[str, str]] = []
         for row, key in zip(batch, keys, strict=True):
             if key in existing:
                 continue
@@ -671,6 +739,9 @@ class DirectoryService:
             members.extend(
                 {"group_id": group_ids[group_key(g)], "user_id": user_id} for g in row.groups
             )
+            name_keys.extend(
+                {"key": k, "user_id": user_id} for k in user_name_keys(row.family_name)
+            )
         if not users:
             return 0
         session.execute(insert(_table(UserRow)), users)
@@ -678,6 +749,8 @@ class DirectoryService:
             session.execute(insert(_table(UserEmailRow)), emails)
         if members:
             session.execute(insert(_table(GroupMemberRow)), members)
+        if name_keys:
+            session.execute(insert(_table(UserNameKeyRow)), name_keys)
         AuditLog(session).append(
             "user.imported",
             at=now,
