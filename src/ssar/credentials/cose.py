@@ -65,6 +65,8 @@ _EC2_CURVES: dict[int, type[ec.EllipticCurve]] = {
     3: ec.SECP521R1,
 }
 _CRV_ED25519 = 6
+_P256 = ec.SECP256R1()
+_from_encoded_point = ec.EllipticCurvePublicKey.from_encoded_point
 
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -150,6 +152,35 @@ class CoseSign1(NamedTuple):
 
 def parse_cose_sign1(item: Any, *, what: str = "COSE_Sign1") -> CoseSign1:
     """Read a COSE_Sign1 from an already decoded CBOR item (tag 18 optional, as in mdoc)."""
+    # the common shape (untagged array, attached or detached payload, a non-empty protected
+    # map without crit, no label in both buckets) without the step-by-step checks; anything
+    # else takes them, and they decide and word every error
+    if type(item) is list and len(item) == 4:
+        protected, unprotected, payload, signature = item
+        if (
+            type(protected) is bytes
+            and protected
+            and type(unprotected) is dict
+            and type(signature) is bytes
+            and (payload is None or type(payload) is bytes)
+        ):
+            try:
+                header = cbor2.loads(
+                    protected, allow_duplicate_keys=False, max_depth=_MAX_CBOR_DEPTH
+                )
+            except Exception:  # the step-by-step path words the error
+                header = None
+            if (
+                type(header) is dict
+                and HEADER_CRIT not in header
+                and (not unprotected or header.keys().isdisjoint(unprotected))
+            ):
+                return CoseSign1(protected, header, unprotected, payload, signature)
+    return _parse_cose_sign1(item, what=what)
+
+
+def _parse_cose_sign1(item: Any, *, what: str) -> CoseSign1:
+    """:func:`parse_cose_sign1` step by step, with an error naming the first defect."""
     if isinstance(item, cbor2.CBORTag):
         if item.tag != COSE_SIGN1_TAG:
             raise malformed(f"{what} carries CBOR tag {item.tag}, expected 18 (COSE_Sign1)")
@@ -220,6 +251,7 @@ def cbor_bstr(data: bytes) -> bytes:
 
 
 _SIGNATURE1 = cbor2.dumps("Signature1")
+_SIG1_PREFIX = b"\x84" + _SIGNATURE1
 
 
 def sig_structure(*, protected: bytes, external_aad: bytes, payload: bytes) -> bytes:
@@ -315,40 +347,83 @@ def verify_cose_sign1(
     A detached message (payload ``null``) needs ``detached_payload``; an attached one must not
     get a different one. ECDSA signatures are COSE's raw ``r || s``, converted to DER here.
     """
-    alg = message.alg
+    return verify_cose_sign1_profiled(
+        message,
+        key=key,
+        profile=_ec_profile(key),
+        external_aad=external_aad,
+        detached_payload=detached_payload,
+        allowed_algs=allowed_algs,
+    )
+
+
+#: the EC profile of a P-256 key, for callers that made the key from a P-256 COSE_Key
+P256_PROFILE: tuple[object, ec.EllipticCurve, int] = (None, ec.SECP256R1(), 32)
+
+
+def verify_cose_sign1_profiled(
+    message: CoseSign1,
+    *,
+    key: PublicKey,
+    profile: tuple[object, ec.EllipticCurve, int] | None,
+    external_aad: bytes = b"",
+    detached_payload: bytes | None = None,
+    allowed_algs: frozenset[int] = SUPPORTED_ALGS,
+) -> bytes:
+    """:func:`verify_cose_sign1` with the key's EC profile ``(_, curve, coordinate size)``
+    given by a caller that knows it (``None`` for a key that is not EC), so that a key made
+    for one verification is not entered in the per-key profile cache."""
+    alg = message.protected_header.get(HEADER_ALG)
+    if type(alg) is not int:
+        alg = message.alg  # raises the fitting error, or accepts an int subclass
     if alg not in allowed_algs:
         raise CredentialError(f"COSE alg {alg} is not allowed here", code="unsupported_alg")
-    profile = _ec_profile(key)
-    if profile is None or alg not in _EC_ALGS or not isinstance(profile[1], _EC_ALGS[alg][1]):
+    ec_alg = _EC_ALGS.get(alg)
+    if profile is None and ec_alg is not None:
+        profile = _ec_profile(key)  # a caller that did not know: never verify EC as EdDSA
+    if profile is None or ec_alg is None or not isinstance(profile[1], ec_alg[1]):
         _check_key_for_alg(alg, key)
-    if message.payload is None:
+    payload = message.payload
+    if payload is None:
         if detached_payload is None:
             raise malformed("COSE_Sign1 payload is detached but none was supplied")
         payload = detached_payload
-    else:
-        if detached_payload is not None and detached_payload != message.payload:
-            raise CredentialError(
-                "COSE_Sign1 attached payload differs from the expected one", code="bad_signature"
-            )
-        payload = message.payload
-    to_be_signed = sig_structure(
-        protected=message.protected, external_aad=external_aad, payload=payload
+    elif detached_payload is not None and detached_payload != payload:
+        raise CredentialError(
+            "COSE_Sign1 attached payload differs from the expected one", code="bad_signature"
+        )
+    protected = message.protected
+    # Sig_structure (see sig_structure), written inline
+    size = len(protected)
+    to_be_signed = b"".join(
+        (
+            _SIG1_PREFIX,
+            bytes((0x40 | size,)) if size < 24 else cbor_head(0x40, size),
+            protected,
+            cbor_head(0x40, len(external_aad)) if external_aad else b"\x40",
+            external_aad,
+            cbor_head(0x40, len(payload)),
+            payload,
+        )
     )
+    signature = message.signature
     try:
         if profile is not None:
             size = profile[2]
-            if len(message.signature) != 2 * size:
+            if len(signature) != 2 * size:
                 raise CredentialError(
-                    f"ECDSA signature is {len(message.signature)} bytes, expected {2 * size}",
+                    f"ECDSA signature is {len(signature)} bytes, expected {2 * size}",
                     code="bad_signature",
                 )
-            r = int.from_bytes(message.signature[:size], "big")
-            s = int.from_bytes(message.signature[size:], "big")
             cast(ec.EllipticCurvePublicKey, key).verify(
-                encode_dss_signature(r, s), to_be_signed, _ECDSA[alg]
+                encode_dss_signature(
+                    int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
+                ),
+                to_be_signed,
+                _ECDSA[alg],
             )
         else:
-            cast(ed25519.Ed25519PublicKey, key).verify(message.signature, to_be_signed)
+            cast(ed25519.Ed25519PublicKey, key).verify(signature, to_be_signed)
     except InvalidSignature as exc:
         raise CredentialError("COSE_Sign1 signature does not verify", code="bad_signature") from exc
     return payload
@@ -430,6 +505,18 @@ def _ec_public_key(crv: int, x: bytes, y: bytes) -> ec.EllipticCurvePublicKey:
 
 def cose_key_to_public_key(cose_key: Any) -> PublicKey:
     """Turn an EC2 (P-256/384/521) or OKP (Ed25519) COSE_Key into a ``cryptography`` key."""
+    if type(cose_key) is dict and cose_key.get(1) == _KTY_EC2 and type(cose_key.get(-1)) is int:
+        crv = cose_key[-1]
+    else:
+        crv = None
+    if crv == 1:
+        # P-256, the common case: both coordinates 32 bytes, the point validated by OpenSSL
+        x, y = cose_key.get(-2), cose_key.get(-3)
+        if type(x) is bytes and type(y) is bytes and len(x) == 32 and len(y) == 32:
+            try:
+                return _from_encoded_point(_P256, b"\x04" + x + y)
+            except ValueError as exc:
+                raise malformed("COSE_Key is not a point on its curve") from exc
     if not isinstance(cose_key, MAP_TYPES):
         raise malformed("COSE_Key is not a map")
     kty = cose_key.get(1)
@@ -454,6 +541,20 @@ def cose_key_to_public_key(cose_key: Any) -> PublicKey:
         x = _coord(cose_key, -2, 32, "x")
         return ed25519.Ed25519PublicKey.from_public_bytes(x)
     raise CredentialError(f"COSE_Key type {kty!r} is not supported", code="unsupported_alg")
+
+
+def cose_key_profile(cose_key: Any) -> tuple[object, ec.EllipticCurve, int] | None:
+    """The EC profile (see :func:`verify_cose_sign1_profiled`) of the key that
+    :func:`cose_key_to_public_key` made from ``cose_key``; ``None`` for an OKP key."""
+    if not isinstance(cose_key, MAP_TYPES):
+        return None
+    crv = cose_key.get(-1)
+    if cose_key.get(1) != _KTY_EC2 or type(crv) is not int or crv not in _EC2_CURVES:
+        return None
+    if crv == 1:
+        return P256_PROFILE
+    curve = _EC2_CURVES[crv]()
+    return (None, curve, (curve.key_size + 7) // 8)
 
 
 def public_key_to_cose_key(key: PublicKey) -> dict[int, Any]:

@@ -26,16 +26,18 @@ from ssar.credentials.cose import (
     PublicKey,
     cbor_head,
     cbor_loads,
+    cose_key_profile,
     cose_key_to_public_key,
     malformed,
     parse_cose_sign1,
     public_key_to_cose_key,
     sign_cose_sign1,
     verify_cose_sign1,
+    verify_cose_sign1_profiled,
     x5chain,
 )
 from ssar.credentials.jose import b64url_encode
-from ssar.credentials.results import VerifiedCredential
+from ssar.credentials.results import VerifiedCredential, verified_credential
 from ssar.credentials.trust import TrustConfig
 from ssar.credentials.x509chain import verify_chain_to_anchor
 from ssar.errors import CredentialError
@@ -204,6 +206,49 @@ class _Mso(NamedTuple):
 
 
 def _parse_mso(item: Any) -> _Mso:
+    if type(item) is dict:
+        # the common shape without the step-by-step checks, which decide and word any defect
+        version = item.get("version")
+        digest_algorithm = item.get("digestAlgorithm")
+        value_digests = item.get("valueDigests")
+        device_key_info = item.get("deviceKeyInfo")
+        validity = item.get("validityInfo")
+        doc_type = item.get("docType")
+        if (
+            type(version) is str
+            and version.startswith("1.")
+            and type(digest_algorithm) is str
+            and digest_algorithm in _DIGESTS
+            and type(value_digests) is dict
+            and type(device_key_info) is dict
+            and type(validity) is dict
+            and type(doc_type) is str
+        ):
+            signed = validity.get("signed")
+            valid_from = validity.get("validFrom")
+            valid_until = validity.get("validUntil")
+            if (
+                type(signed) is datetime
+                and type(valid_from) is datetime
+                and type(valid_until) is datetime
+                and signed.tzinfo is not None
+                and valid_from.tzinfo is not None
+                and valid_until.tzinfo is not None
+            ):
+                return _Mso(
+                    doc_type,
+                    digest_algorithm,
+                    value_digests,
+                    device_key_info.get("deviceKey"),
+                    signed,
+                    valid_from,
+                    valid_until,
+                    item.get("status"),
+                )
+    return _parse_mso_exact(item)
+
+
+def _parse_mso_exact(item: Any) -> _Mso:
     mso = _map(item, what="MobileSecurityObject")
     version = _text(mso.get("version"), what="MSO version")
     if not version.startswith("1."):
@@ -302,6 +347,7 @@ def _verify_device_signature(
     device_signed: Any,
     *,
     device_key: PublicKey,
+    device_profile: tuple[object, Any, int] | None,
     doc_type: str,
     session_transcript: bytes,
 ) -> None:
@@ -331,7 +377,9 @@ def _verify_device_signature(
         device_namespaces_bytes=namespaces_bytes,
     )
     try:
-        verify_cose_sign1(message, key=device_key, detached_payload=expected_payload)
+        verify_cose_sign1_profiled(
+            message, key=device_key, profile=device_profile, detached_payload=expected_payload
+        )
     except CredentialError as exc:
         if exc.code in ("bad_signature",):
             raise CredentialError(
@@ -445,9 +493,23 @@ def _verify_document(
         raise malformed("issuerAuth has a detached payload; the MSO must be attached")
     payload = verify_cose_sign1(issuer_auth, key=cast(PublicKey, public_key))
     # the signature fixes these bytes, so the cheaper decoder (no trailing-byte check) is enough
-    _, mso_item = _embedded(
-        cbor_loads(payload, what="MSO", exact=False), what="MobileSecurityObjectBytes", exact=False
-    )
+    try:
+        outer = cbor2.loads(payload, allow_duplicate_keys=False, max_depth=_MAX_CBOR_DEPTH)
+        mso_item = (
+            cbor2.loads(outer.value, allow_duplicate_keys=False, max_depth=_MAX_CBOR_DEPTH)
+            if type(outer) is cbor2.CBORTag
+            and outer.tag == ENCODED_CBOR_TAG
+            and type(outer.value) is bytes
+            else None
+        )
+    except Exception:  # the wrappers below word the error
+        mso_item = None
+    if mso_item is None:
+        _, mso_item = _embedded(
+            cbor_loads(payload, what="MSO", exact=False),
+            what="MobileSecurityObjectBytes",
+            exact=False,
+        )
     mso = _parse_mso(mso_item)
     # 3. Digests of every returned element.
     claims = _verify_items(issuer_signed.get("nameSpaces"), mso)
@@ -466,32 +528,36 @@ def _verify_document(
     if now > mso.valid_until:
         raise CredentialError(f"mdoc expired at {mso.valid_until.isoformat()}", code="expired")
     # 6. Device signature over the session transcript.
+    # made anew for every credential (never cached by the COSE_Key), so its EC profile is
+    # worked out here rather than entered in the per-key-object cache
     device_key = cose_key_to_public_key(mso.device_key)
     key_binding = False
     if session_transcript is not None:
         _verify_device_signature(
             device_signed,
             device_key=device_key,
+            device_profile=cose_key_profile(mso.device_key),
             doc_type=mso.doc_type,
             session_transcript=session_transcript,
         )
         key_binding = True
-    return VerifiedCredential(
-        format="mso_mdoc",
-        issuer=_subject(leaf),
-        claims=claims,
-        key_binding=key_binding,
-        credential_type=mso.doc_type,
-        holder_jwk=_holder_jwk(mso.device_key),
-        valid_from=mso.valid_from,
-        valid_until=mso.valid_until,
-        status=_render(mso.status) if isinstance(mso.status, MAP_TYPES) else None,
-        extra={
+    subject = _subject(leaf)
+    return verified_credential(
+        "mso_mdoc",
+        subject,
+        claims,
+        key_binding,
+        mso.doc_type,
+        _holder_jwk(mso.device_key),
+        mso.valid_from,
+        mso.valid_until,
+        _render(mso.status) if isinstance(mso.status, MAP_TYPES) else None,
+        {
             "doc_type": mso.doc_type,
             "signed": _render(mso.signed),
             "digest_algorithm": mso.digest_algorithm,
             "iaca": _subject(anchor),
-            "document_signer": _subject(leaf),
+            "document_signer": subject,
         },
     )
 
@@ -522,7 +588,11 @@ def verify_mdoc(
         if expected_session_transcript is not None
         else None
     )
-    top = _map(cbor_loads(_maybe_hex(bytes(data)), what="mdoc"), what="mdoc")
+    raw = bytes(data)
+    # a CBOR map's first byte is never ASCII whitespace or a hex digit: only text needs _maybe_hex
+    top = _map(
+        cbor_loads(raw if raw and raw[0] >= 0x80 else _maybe_hex(raw), what="mdoc"), what="mdoc"
+    )
     if "issuerAuth" in top:
         if transcript is not None:
             raise CredentialError(
