@@ -14,6 +14,7 @@ import numpy as np
 from skimage import data
 
 from ssar.face.detection import find_single_face
+from ssar.face.errors import FaceError
 from ssar.face.image import RgbImage
 from ssar.face.synthetic import encode_jpeg, turn_head
 
@@ -46,17 +47,36 @@ def other_portrait_jpeg(image: RgbImage) -> bytes:
 
 def frames_for(poses: Sequence[str], *, seed: int, image: RgbImage | None = None) -> list[bytes]:
     """Two JPEG frames per pose of ``poses`` (in order), from ``image`` (default: the astronaut
-    as a 640x480 webcam frame)."""
+    as a 640x480 webcam frame). A noisy frame the detector cannot read in the asked pose is
+    drawn again (a camera gives many frames; the capture page keeps readable ones too)."""
+    from ssar.face.image import decode_image
+    from ssar.face.pose import classify_yaw, estimate_yaw
+
     frame = _webcam() if image is None else image
     box = find_single_face(frame).box
     rng = np.random.default_rng(seed)
     frames = []
     for pose in poses:
         turned = turn_head(frame, box, TURN[pose])
-        for _ in range(2):
+        kept = 0
+        for _ in range(20):
             noise = rng.integers(-2, 3, size=turned.shape, dtype=np.int16)
-            noisy = np.clip(turned.astype(np.int16) + noise, 0, 255).astype(np.uint8)
-            frames.append(encode_jpeg(noisy))
+            jpeg = encode_jpeg(np.clip(turned.astype(np.int16) + noise, 0, 255).astype(np.uint8))
+            decoded = decode_image(jpeg)
+            try:
+                face = find_single_face(decoded, with_landmarks68=True)
+            except FaceError:
+                continue
+            assert face.landmarks68 is not None
+            yaw = estimate_yaw(face.landmarks68, width=decoded.shape[1], height=decoded.shape[0])
+            seen = classify_yaw(yaw)
+            if seen is None or seen.value != pose:
+                continue
+            frames.append(jpeg)
+            kept += 1
+            if kept == 2:
+                break
+        assert kept == 2, f"could not draw readable {pose} frames"
     return frames
 
 

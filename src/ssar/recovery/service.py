@@ -62,6 +62,14 @@ EVALUATION_MESSAGE = (
     "Your identity was verified. Account recovery is being trialled for your organisation, "
     "so nothing on your account was changed and no pass was issued."
 )
+class RecoveryThrottled(Throttled):
+    """Too many recovery flows for this account or from this address (R8). The person sees the
+    uniform message like any other refusal; the limits are in docs/RECOVERY.md."""
+
+    code = "recovery_throttled"
+    title = UNIFORM_MESSAGE
+
+
 SEAL_PURPOSE = "recovery/flow"
 _EVIDENCE = "recovery/evidence"
 _TAP = "recovery/tap"
@@ -71,10 +79,6 @@ DEFAULT_TYPES = ("urn:ssar:identity:1",)
 HANDLE_BYTES = 32
 
 
-class RecoveryThrottled(Throttled):
-    """Too many recovery flows for this account or from this address (R8)."""
-
-    code = "recovery_throttled"
 
 
 # --- what callers get ---------------------------------------------------------------------------
