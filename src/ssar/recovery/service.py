@@ -62,6 +62,8 @@ EVALUATION_MESSAGE = (
     "Your identity was verified. Account recovery is being trialled for your organisation, "
     "so nothing on your account was changed and no pass was issued."
 )
+
+
 class RecoveryThrottled(Throttled):
     """Too many recovery flows for this account or from this address (R8). The person sees the
     uniform message like any other refusal; the limits are in docs/RECOVERY.md."""
@@ -77,8 +79,6 @@ _PROVIDER_STATE = "recovery/provider-state"
 DEFAULT_CLAIMS = ("given_name", "family_name", "birthdate")
 DEFAULT_TYPES = ("urn:ssar:identity:1",)
 HANDLE_BYTES = 32
-
-
 
 
 # --- what callers get ---------------------------------------------------------------------------
