@@ -162,7 +162,7 @@ class Harness:
                 select(AuthMethodRow.type, AuthMethodRow.revoked_at)
                 .join(UserRow, UserRow.id == AuthMethodRow.user_id)
                 .where(UserRow.username == username)
-                .order_by(AuthMethodRow.created_at)
+                .order_by(AuthMethodRow.created_at, AuthMethodRow.type)
             ).all()
         return [(t, revoked is None) for t, revoked in rows]
 
