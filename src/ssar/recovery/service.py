@@ -659,7 +659,13 @@ class RecoveryService:
             image = decode_image(frame)
             face = find_single_face(image, with_landmarks68=True)
         except FaceError as exc:
-            return {"pose": None, "error": exc.code, "message": exc.detail}
+            from ssar.recovery.facecheck import DEFAULT_RETRY, RETRY_MESSAGES
+
+            return {
+                "pose": None,
+                "error": exc.code,
+                "message": RETRY_MESSAGES.get(exc.code, DEFAULT_RETRY),
+            }
         assert face.landmarks68 is not None
         yaw = estimate_yaw(face.landmarks68, width=image.shape[1], height=image.shape[0])
         pose = classify_yaw(yaw)

@@ -351,9 +351,8 @@ def recover_tap(
         tap = registry.recovery.take_tap(_handle(request, registry))
     except Gone:
         return _redirect("/recover/result")
-    response = _page(request, registry, templates, browser, "recovery/tap.html", {"tap": tap})
-    response.delete_cookie(flow_cookie(registry).name, path="/")
-    return response
+    # the flow cookie stays until it expires: going back shows "Recovery complete"
+    return _page(request, registry, templates, browser, "recovery/tap.html", {"tap": tap})
 
 
 @pages.get("/recover/dispute/{token}")
