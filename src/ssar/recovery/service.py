@@ -299,7 +299,11 @@ class RecoveryService:
             updated_at=now,
             expires_at=now + timedelta(minutes=self._policy.flow_minutes),
         )
-        verification, provider_state = self._begin_provider(row, shape, handle)
+        failure: str | None = None
+        try:
+            verification, provider_state = self._begin_provider(row, shape, handle)
+        except SsarError as exc:  # the provider is down or misconfigured: a case, not a crash
+            verification, provider_state, failure = None, {}, exc.code
         row.provider_state_enc = self._key.encrypt(
             _PROVIDER_STATE, json.dumps(provider_state).encode()
         )
@@ -323,6 +327,17 @@ class RecoveryService:
                 now=now,
                 data={"provider": row.provider},
             )
+            if failure is not None:
+                self.transition(
+                    session,
+                    row,
+                    "fail",
+                    now=now,
+                    reason=failure,
+                    check={"check": "provider", "outcome": "failed", "detail": failure},
+                )
+        if failure is not None:
+            return FlowView(handle=handle, state=row.state, message=UNIFORM_MESSAGE)
         return FlowView(handle=handle, state=row.state, verification=verification)
 
     def _check_limits(
@@ -385,10 +400,13 @@ class RecoveryService:
             if provider is None:
                 raise SsarError(f"the OpenID provider {name!r} is not configured")
             started: RedirectStart = provider.begin(redirect_uri=self.redirect_uri)
-            return (
-                {"type": "redirect", "url": started.url},
-                {"kind": "oidc_ida", "name": name, "secrets": dict(started.secrets)},
-            )
+            verification = {"type": "redirect", "url": started.url}
+            return verification, {
+                "kind": "oidc_ida",
+                "name": name,
+                "secrets": dict(started.secrets),
+                "verification": verification,
+            }
         return self._begin_presentation(
             row.face_required, row.public_key, profile, same_device=False
         )
@@ -869,10 +887,9 @@ class RecoveryService:
             attempts_left = self._policy.max_face_failures - row.face_failures
             evaluation = row.mode == "evaluation" and state == "evaluated"
         if state == "verifying":
-            verification = provider_state.get("verification")
-            if provider_state.get("kind") == "oidc_ida":
-                verification = None  # the redirect was the start; nothing to show again
-            return FlowView(handle=handle, state=state, verification=verification)
+            return FlowView(
+                handle=handle, state=state, verification=provider_state.get("verification")
+            )
         if state == "face_checking":
             return FlowView(
                 handle=handle,
