@@ -214,7 +214,7 @@ def _parse_cose_sign1(item: Any, *, what: str) -> CoseSign1:
     if crit is not None:
         if not isinstance(crit, list | tuple) or not crit:
             raise malformed(f"{what} crit header is not a non-empty array")
-        unknown = [c for c in crit if c not in _UNDERSTOOD_HEADERS]
+        unknown = [c for c in crit if not _understood(c)]
         if unknown:
             raise malformed(f"{what} marks unknown header labels as critical: {unknown!r}")
     return CoseSign1(
@@ -224,6 +224,13 @@ def _parse_cose_sign1(item: Any, *, what: str) -> CoseSign1:
         payload=payload,
         signature=signature,
     )
+
+
+def _understood(label: Any) -> bool:
+    try:
+        return label in _UNDERSTOOD_HEADERS
+    except TypeError:  # an unhashable label (an array or map) is no header this code knows
+        return False
 
 
 def decode_cose_sign1(data: bytes, *, what: str = "COSE_Sign1") -> CoseSign1:

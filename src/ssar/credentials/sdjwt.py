@@ -100,7 +100,34 @@ def split_presentation(presentation: str) -> tuple[str, list[str], str | None, s
 
 
 def _disclosure(encoded: str, hash_fn: Callable[[bytes], Any]) -> tuple[str, str | None, Any, str]:
-    """``(digest, claim name or None, value, salt)`` of one disclosure (RFC 9901 §7.1 step 3)."""
+    """``(digest, claim name or None, value, salt)`` of one disclosure (RFC 9901 §7.1 step 3).
+
+    The common shape (strict base64url of a JSON array, no whitespace around it, a string salt
+    and, for an object property, a string name other than ``_sd`` and ``...``) is read here;
+    anything else, and every error, goes to :func:`_disclosure_exact`, which decides."""
+    try:
+        raw = encoded.encode("ascii")
+        text = a2b_base64(raw.translate(FROM_URL) + PADDING[len(raw) & 3], strict_mode=True).decode(
+            "utf-8"
+        )
+        value, end = SCAN_JSON(text, 0)
+        if end == len(text) and type(value) is list and type(value[0]) is str:
+            size = len(value)
+            if size == 3:
+                name = value[1]
+                if type(name) is str and name != "_sd" and name != "...":
+                    return _digest(hash_fn(raw).digest()), name, value[2], value[0]
+            elif size == 2:
+                return _digest(hash_fn(raw).digest()), None, value[1], value[0]
+    except Exception:  # any doubt goes to the exact path
+        return _disclosure_exact(encoded, hash_fn)
+    return _disclosure_exact(encoded, hash_fn)
+
+
+def _disclosure_exact(
+    encoded: str, hash_fn: Callable[[bytes], Any]
+) -> tuple[str, str | None, Any, str]:
+    """:func:`_disclosure` step by step, with an error naming the first defect."""
     value: Any = None
     try:
         raw = encoded.encode("ascii")
@@ -326,6 +353,27 @@ def check_validity(
     payload: Mapping[str, Any], *, now: datetime, what: str = "credential"
 ) -> tuple[datetime | None, datetime | None]:
     """``nbf``/``iat``/``exp`` against ``now`` with :data:`LEEWAY`; returns ``(nbf or iat, exp)``."""
+    exp, iat = payload.get("exp"), payload.get("iat")
+    if (
+        type(exp) is int
+        and type(iat) is int
+        and payload.get("nbf") is None
+        and now.tzinfo is not None
+    ):
+        # the common shape, compared as numbers; within a second of a bound (where float
+        # rounding of ``now`` could matter) the datetime comparison below decides
+        now_s = now.timestamp()
+        if now_s < exp + _LEEWAY_S - 1 and now_s + _LEEWAY_S - 1 >= iat:
+            try:
+                return datetime.fromtimestamp(iat, tz=UTC), datetime.fromtimestamp(exp, tz=UTC)
+            except (OverflowError, OSError, ValueError):
+                pass  # out of range: the exact path words it
+    return _check_validity(payload, now=now, what=what)
+
+
+def _check_validity(
+    payload: Mapping[str, Any], *, now: datetime, what: str
+) -> tuple[datetime | None, datetime | None]:
     exp = _numeric_date(payload, "exp")
     nbf = _numeric_date(payload, "nbf")
     iat = _numeric_date(payload, "iat")
@@ -530,27 +578,7 @@ def _process(
     disclosed: list[tuple[str, _Disclosed]] = []
     scalars = payload_text is not None
     for encoded in encoded_disclosures:
-        # _disclosure's common path inline (it runs for every disclosure); anything unusual,
-        # and every error, goes to _disclosure, which decides and words it
-        disclosure: _Disclosed | None = None
-        try:
-            raw = encoded.encode("ascii")
-            text = a2b_base64(
-                raw.translate(FROM_URL) + PADDING[len(raw) & 3], strict_mode=True
-            ).decode("utf-8")
-            value, end = SCAN_JSON(text, 0)
-            if end == len(text) and type(value) is list and type(value[0]) is str:
-                size = len(value)
-                if size == 3:
-                    name = value[1]
-                    if type(name) is str and name != "_sd" and name != "...":
-                        disclosure = (_digest(hash_fn(raw).digest()), name, value[2], value[0])
-                elif size == 2:
-                    disclosure = (_digest(hash_fn(raw).digest()), None, value[1], value[0])
-        except Exception:  # any doubt goes to the exact path
-            disclosure = None
-        if disclosure is None:
-            disclosure = _disclosure(encoded, hash_fn)
+        disclosure = _disclosure(encoded, hash_fn)
         if disclosure[0] in by_digest:
             raise CredentialError("the same disclosure is presented twice", code="malformed")
         by_digest[disclosure[0]] = disclosure
