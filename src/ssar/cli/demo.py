@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ssar.cli.common import console, open_registry
-from ssar.demo import DEMO_USERS, NEWCOMER, seed_demo
+from ssar.demo import DEMO_PROFILE, DEMO_USERS, NEWCOMER, seed_demo, seed_recovery_demo
 
 
 def demo(
@@ -22,6 +22,7 @@ def demo(
     os.environ.setdefault("SSAR_BASE_URL", f"http://localhost:{port}")
     registry = open_registry()
     report = seed_demo(registry)
+    seed_recovery_demo(registry)
     base = registry.settings.base_url
     # a fresh pass for the newcomer on every start: the previous one is replaced (R25)
     tap = registry.signin.taps.issue(
@@ -51,6 +52,11 @@ def demo(
     )
     console.print(
         f"Mail SSAR sends is shown at {base}/dev/outbox; the demo wallet is at {base}/wallet."
+    )
+    console.print(
+        f"Try recovery: {base}/recover as [bold]{NEWCOMER}[/bold], then [bold]Open the demo "
+        f"wallet[/bold] (it holds {NEWCOMER}'s identity credential). The profile "
+        f"'{DEMO_PROFILE}' is in evaluation mode: nothing on the account changes."
     )
     console.print("New pass later: [bold].venv/bin/ssar tap issue ada[/bold]. Stop with Ctrl+C.\n")
     if not serve:

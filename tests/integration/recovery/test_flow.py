@@ -4,10 +4,12 @@ check gets challenge frames, and production restores while evaluation changes no
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from ssar.clock import FixedClock
 from ssar.recovery.service import EVALUATION_MESSAGE
 from ssar.store.tables import AuditEventRow, AuthMethodRow, OutboxRow, RecoveryFlowRow
 from tests.integration.recovery.conftest import Harness
@@ -205,3 +207,35 @@ def test_a_challenge_from_another_flow_is_refused(harness: Harness) -> None:
     with harness.registry.database.transaction() as session:
         case = harness.registry.recovery.row(session, second["id"])
         assert case.checks[-1]["detail"] == "challenge_invalid"
+
+
+def test_the_demo_organisation_can_try_recovery_with_its_wallet(
+    sqlite_url: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    """``make demo`` seeds an issuer, an evaluation profile and the newcomer's credential in the
+    demo web wallet: a newcomer can try recovery at once, and nothing changes."""
+    from fastapi.testclient import TestClient
+
+    from ssar.demo import NEWCOMER, seed_demo, seed_recovery_demo
+    from ssar.registry import Registry
+    from ssar.wallet.presenter import Presenter
+    from ssar.wallet.store import Wallet
+    from ssar.web.app import create_app
+    from tests.conftest import make_settings
+    from tests.unit.wallet.bridge import bridge
+
+    registry = Registry(make_settings(sqlite_url, tmp_path, demo=True), clock=clock)
+    try:
+        seed_demo(registry)
+        assert seed_recovery_demo(registry) is True
+        assert seed_recovery_demo(registry) is False  # idempotent
+        app = create_app(registry)
+        with TestClient(app, base_url="http://localhost:8000") as client, bridge(client) as http:
+            started = client.post("/api/recovery/flows", json={"username": NEWCOMER}).json()
+            wallet = Wallet(registry.settings.var_dir / "wallet")
+            presenter = Presenter(wallet=wallet, http=http, clock=clock)
+            presenter.present(presenter.fetch_request(started["verification"]["link"]))
+            flow = client.get(f"/api/recovery/flows/{started['id']}").json()
+        assert flow["state"] == "evaluated"
+    finally:
+        registry.close()
