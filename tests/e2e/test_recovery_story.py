@@ -72,7 +72,9 @@ def _cli(env: dict[str, str], *args: str) -> dict[str, object]:
     return document
 
 
-def _organisation(registry: Registry, tmp_path: Path, env: dict[str, str], mode: str) -> None:
+def _organisation(
+    registry: Registry, tmp_path: Path, env: dict[str, str], mode: str, portrait: str
+) -> None:
     directory = registry.directory
     for name, parent in (
         ("All Staff", None),
@@ -130,7 +132,7 @@ def _organisation(registry: Registry, tmp_path: Path, env: dict[str, str], mode:
             "given_name": "Ada",
             "family_name": "Lovelace",
             "birthdate": "1990-12-10",
-            "portrait": portrait_data_uri(),
+            "portrait": portrait,
         },
     )
     (tmp_path / "ada.sd-jwt").write_text(credential)
@@ -190,13 +192,26 @@ def _tap_to_passkey(page: object, base: str, tap: str, label: str) -> None:
     page.wait_for_url(f"{base}/signin?signed_out=true")
 
 
-@pytest.mark.parametrize("mode", ["production", "evaluation"])
+def _someone_else() -> str:
+    """The portrait of another person (a labelled photo from ../shared/faces, read in place)."""
+    import base64
+
+    from tests.conftest import shared_path
+
+    photo = shared_path("faces", "tests", "test_images", "biden.jpg").read_bytes()
+    return "data:image/jpeg;base64," + base64.b64encode(photo).decode()
+
+
+@pytest.mark.parametrize("mode", ["production", "evaluation", "someone_else"])
 def test_acceptance_story(
     camera_chromium: object, tmp_path: Path, artifacts: Path, mode: str
 ) -> None:
+    """``someone_else``: the credential's portrait shows another person than the camera."""
     from playwright.sync_api import Browser, expect
 
     assert isinstance(camera_chromium, Browser)
+    portrait = _someone_else() if mode == "someone_else" else portrait_data_uri()
+    profile_mode = "evaluation" if mode == "evaluation" else "production"
     port = free_port()
     var_dir = tmp_path / "var"
     database_url = f"sqlite:///{tmp_path}/ssar.db"
@@ -209,7 +224,7 @@ def test_acceptance_story(
         env = server_env(database_url=database_url, var_dir=var_dir, base_url=base, demo=True)
         registry = Registry(Settings(database_url=database_url, var_dir=var_dir, base_url=base))
         try:
-            _organisation(registry, tmp_path, env, mode)
+            _organisation(registry, tmp_path, env, profile_mode, portrait)
             context = camera_chromium.new_context(viewport={"width": 1000, "height": 900})
             context.grant_permissions(["camera"], origin=base)
             page = context.new_page()
@@ -255,6 +270,19 @@ def test_acceptance_story(
             expect(page.get_by_role("heading", name="Check your face")).to_be_visible()
             shot(page, "05-face")
             page.locator("[data-face-start]").click()
+            if mode == "someone_else":
+                # the burst is live and follows the challenge, but it is not the portrait's person
+                expect(page.get_by_text("The face check did not succeed")).to_be_visible(
+                    timeout=90_000
+                )
+                shot(page, "06-face-mismatch")
+                assert _methods(registry) == before  # R2
+                case = registry.recovery.cases()[0]
+                assert case["state"] == "face_checking"
+                face = [c for c in case["checks"] if c["check"] == "face"]
+                assert face[0]["detail"] == "mismatch"
+                assert face[0]["score"] < 70
+                return
             page.wait_for_url(f"{base}/recover/result", timeout=90_000)
             shot(page, "06-result")
 
