@@ -55,7 +55,7 @@ def run_to_face(harness: Harness, username: str) -> dict[str, Any]:
     return harness.flow(body["id"])
 
 
-def test_production_recovery_without_face_check_restores_the_account(harness: Harness) -> None:
+def test_R2_R6_production_recovery_without_face_check_restores_the_account(harness: Harness) -> None:
     harness.user("erika", "Erika", "Mustermann")
     give_passkey(harness, "erika")
     harness.profile()
@@ -78,7 +78,7 @@ def test_production_recovery_without_face_check_restores_the_account(harness: Ha
     assert harness.flow(body["id"])["state"] == "completed"
 
 
-def test_production_recovery_with_face_check(harness: Harness) -> None:
+def test_R2_R3_R5_R6_production_recovery_with_face_check(harness: Harness) -> None:
     harness.user("erika", "Erika", "Mustermann", emails=("erika@example.org", "e@home.test"))
     harness.user("root", "Rita", "Admin", groups=(), emails=("admin@example.org",), privileged=True)
     give_passkey(harness, "erika")
