@@ -327,6 +327,7 @@ def _key_profile(key: PublicKey) -> tuple[str, str]:
     return profile
 
 
+key_profile = _key_profile
 _ECDSA = {alg: ec.ECDSA(hash_alg) for alg, (_, hash_alg, _) in _EC_ALGS.items()}
 _PROFILES: dict[int, tuple[PublicKey, tuple[str, str]]] = {}
 _EC_CURVE_NAMES = {alg: _CURVES[crv].name for alg, (crv, _, _) in _EC_ALGS.items()}

@@ -30,6 +30,7 @@ from ssar.credentials.jose import (
     b64url_decode,
     check_alg,
     ec_p256_key,
+    key_profile,
     loads_json,
     parse_compact_jws_text,
     public_key_from_jwk,
@@ -55,6 +56,7 @@ _LEEWAY_S = LEEWAY.total_seconds()
 _MAX_DEPTH = 64
 _MAX_DISCLOSURES = 4096
 _ES256 = ec.ECDSA(hashes.SHA256())
+_P256_PROFILE = ("EC", ec.SECP256R1.name)
 
 KeyResolver = Callable[[CompactJws], list[PublicKey]]
 
@@ -391,6 +393,27 @@ def _check_validity(
 def _verify_issuer_signature(
     jws: CompactJws, keys: list[PublicKey], allowed_algs: Collection[str]
 ) -> None:
+    if len(keys) == 1 and jws.header.get("alg") == "ES256" and "ES256" in allowed_algs:
+        # one configured P-256 key: what verify_signature would do, without its dispatch
+        key = keys[0]
+        if key_profile(key) == _P256_PROFILE:
+            signature = jws.signature
+            try:
+                if len(signature) != 64:
+                    raise InvalidSignature
+                cast(ec.EllipticCurvePublicKey, key).verify(
+                    encode_dss_signature(
+                        int.from_bytes(signature[:32], "big"),
+                        int.from_bytes(signature[32:], "big"),
+                    ),
+                    jws.signing_input,
+                    _ES256,
+                )
+            except InvalidSignature as exc:
+                raise CredentialError(
+                    "issuer-signed JWT signature does not verify", code="bad_signature"
+                ) from exc
+            return
     last: CredentialError | None = None
     for key in keys:
         try:

@@ -337,3 +337,40 @@ def test_p256_cose_key_shortcut_agrees_with_the_general_path() -> None:
         assert fast == general
         if fast[0] == "ok":
             assert cose.cose_key_profile(variant) is not None
+
+
+def test_issuer_signature_shortcut_agrees_with_verify_signature(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    issuer, holder = Issuer(), Key()
+    jwt, ds = issuer.sd_jwt(disclosed={"a": 1}, holder=holder)
+    head, body, signature = jwt.split(".")
+    variants = [
+        jwt,
+        f"{head}.{body}.{signature[:-4]}",  # short
+        f"{head}.{body}." + b64url_encode(b"\x00" * 64),
+        f"{head}.{enc({'iss': issuer.iss, 'vct': 'v'})}.{signature}",  # payload changed
+    ]
+
+    def outcomes() -> list[tuple[str, Any]]:
+        return [
+            _outcome(
+                lambda v=v: (
+                    verify_sd_jwt_vc(  # type: ignore[misc]
+                        present(v, ds, holder),
+                        trust=issuer.trust(),
+                        now=NOW,
+                        expected_nonce=NONCE,
+                        expected_audience=AUD,
+                        require_key_binding=True,
+                    ).claims
+                )
+            )
+            for v in variants
+        ]
+
+    fast = outcomes()
+    monkeypatch.setattr(sdjwt, "key_profile", lambda key: ("general", ""))
+    assert outcomes() == fast
+    assert [kind for kind, _ in fast] == ["ok", "error", "error", "error"]
+    assert {code for _, code in fast[1:]} == {"bad_signature"}
