@@ -52,7 +52,6 @@ from ssar.store.tables import (
     GroupNestingRow,
     GroupRow,
     UserEmailRow,
-    UserNameKeyRow,
     UserRow,
 )
 from ssar.store.types import new_id
@@ -703,7 +702,8 @@ class DirectoryService:
         users: list[dict[str, Any]] = []
         emails: list[dict[str, Any]] = []
         members: list[dict[str, Any]] = []
-        name_keys: list[dict[str, str]] = []
+        name_keys: list[str] = []
+        name_key_users: list[str] = []
         for row, key in zip(batch, keys, strict=True):
             if key in existing:
                 continue
@@ -739,9 +739,9 @@ class DirectoryService:
             members.extend(
                 {"group_id": group_ids[group_key(g)], "user_id": user_id} for g in row.groups
             )
-            name_keys.extend(
-                {"key": k, "user_id": user_id} for k in user_name_keys(row.family_name)
-            )
+            for name_key in user_name_keys(row.family_name):
+                name_keys.append(name_key)
+                name_key_users.append(user_id)
         if not users:
             return 0
         session.execute(insert(_table(UserRow)), users)
@@ -749,8 +749,7 @@ class DirectoryService:
             session.execute(insert(_table(UserEmailRow)), emails)
         if members:
             session.execute(insert(_table(GroupMemberRow)), members)
-        if name_keys:
-            session.execute(insert(_table(UserNameKeyRow)), name_keys)
+        DirectoryRepository(session).insert_name_keys(name_keys, name_key_users)
         AuditLog(session).append(
             "user.imported",
             at=now,
