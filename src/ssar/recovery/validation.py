@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ssar.audit.log import AuditLog
-from ssar.directory.models import User
+from ssar.directory.namesakes import TooManyNamesakes
 from ssar.directory.service import DirectoryService
 from ssar.errors import NotFound
 from ssar.notify.outbox import queue_message
@@ -99,11 +99,18 @@ class Validator:
         rule: MatchRule = "relaxed" if profile.validation.match == "relaxed" else "exact"
         given_claim = next((c for c, a in claim_map.items() if a == "given_name"), "given_name")
         family_claim = next((c for c, a in claim_map.items() if a == "family_name"), "family_name")
-        others = self._namesakes(
-            given=_text(identity.claims.get(given_claim)) or "",
-            family=_text(identity.claims.get(family_claim)) or "",
-            rule=rule,
-        )
+        try:
+            others = self._directory.find_namesakes(
+                given=_text(identity.claims.get(given_claim)) or "",
+                family=_text(identity.claims.get(family_claim)) or "",
+                rule=rule,
+            )
+        except TooManyNamesakes:
+            # more accounts fit the names than can be told apart: never guess (R32)
+            checks.append(
+                {"check": "account_match", "outcome": "failed", "detail": "too_many_namesakes"}
+            )
+            return _fail(AMBIGUOUS_NAMESAKES, checks)
         account = select_account(
             claims=identity.claims, candidate=user, others=others, claim_map=claim_map, rule=rule
         )
@@ -157,13 +164,6 @@ class Validator:
             if not account.selected:
                 return _fail(account.reason, checks)
         return Decision(True, account.reason, tuple(checks), user_id)
-
-    def _namesakes(self, *, given: str, family: str, rule: str) -> tuple[User, ...]:
-        finder = getattr(self._directory, "find_namesakes", None)
-        if finder is None:  # pragma: no cover - the directory always has it
-            return ()
-        found: tuple[User, ...] = finder(given=given, family=family, rule=rule)
-        return found
 
     def alert_evidence_reused(
         self, session: Session, *, row: RecoveryFlowRow, now: datetime

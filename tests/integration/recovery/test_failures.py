@@ -301,3 +301,23 @@ def test_R8_throttled_account_and_address(org: Harness) -> None:
         assert org.start(f"user{i}").status_code == 201
     assert org.start("someone-new").status_code == 429
     assert org.methods("erika") == [("passkey", True)]
+
+
+def test_R32_more_namesakes_than_the_lookup_returns_is_refused(org: Harness) -> None:
+    org.profile(
+        validation={
+            "match": "exact",
+            "claims": {
+                "given_name": "given_name",
+                "family_name": "family_name",
+                "birthdate": "birthdate",
+            },
+        }
+    )
+    for i in range(50):  # with erika: 51 accounts fit, more than the lookup's limit of 50
+        org.registry.directory.add_user(
+            username=f"erika{i}", given_name="Erika", family_name="Mustermann"
+        )
+    case = assert_uniform_failure(org, run(org, "erika"), "erika")
+    assert case.reason == "ambiguous_namesakes"
+    assert case.checks[-1]["detail"] == "too_many_namesakes"
