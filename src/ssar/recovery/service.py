@@ -254,6 +254,7 @@ class RecoveryService:
     ) -> FlowView:
         """Start a flow for the account typed. Throttled (R8) per account and per address
         before anything else; otherwise every username gets a flow of the same shape (R1)."""
+        self.purge_expired()
         now = self._clock.now()
         typed = username.strip()[:256]
         account_key = self._key.keyed_hash("recovery/account", username_key(typed) or typed)
@@ -339,6 +340,27 @@ class RecoveryService:
         if failure is not None:
             return FlowView(handle=handle, state=row.state, message=UNIFORM_MESSAGE)
         return FlowView(handle=handle, state=row.state, verification=verification)
+
+    def purge_expired(self) -> int:
+        """Erase the sealed evidence and passes of flows past their expiry (they are useless
+        without the person's handle anyway) and drop stale presentation transactions. Runs at
+        every start, so no evidence outlives its flow by more than one start."""
+        from sqlalchemy import update
+
+        now = self._clock.now()
+        with self._db.transaction() as session:
+            erased = session.execute(
+                update(RecoveryFlowRow)
+                .where(
+                    RecoveryFlowRow.expires_at < now,
+                    (RecoveryFlowRow.evidence_sealed.is_not(None))
+                    | (RecoveryFlowRow.tap_sealed.is_not(None))
+                    | (RecoveryFlowRow.provider_state_enc.is_not(None)),
+                )
+                .values(evidence_sealed=None, tap_sealed=None, provider_state_enc=None)
+            ).rowcount  # type: ignore[attr-defined]
+        self._presentations.purge_expired()
+        return int(erased or 0)
 
     def _check_limits(
         self,

@@ -171,3 +171,18 @@ def test_R23_no_image_frame_or_embedding_at_rest_after_a_flow(
     with harness.registry.database.transaction() as session:
         for (checks,) in session.execute(text("SELECT checks FROM recovery_flows")):
             assert not re.search(r"(-?0\.\d+,\s*){20}", str(checks))
+
+
+def test_R23_sealed_evidence_of_abandoned_flows_is_erased(harness: Harness) -> None:
+    from datetime import timedelta
+
+    harness.user("erika", "Erika", "Mustermann")
+    harness.profile(face_check={"required": True, "threshold": 70})
+    abandoned = run_to_face(harness, "erika")  # evidence sealed, then the person walks away
+    harness.clock.advance(timedelta(minutes=31))
+    harness.start("someone")  # any later start sweeps
+    with harness.registry.database.transaction() as session:
+        row = harness.registry.recovery.row(session, abandoned["id"])
+        assert row.evidence_sealed is None
+        assert row.provider_state_enc is None
+    assert harness.flow(abandoned["id"])["state"] == "expired"
