@@ -1,8 +1,10 @@
 """Compact JWS parsing and signature verification on ``cryptography`` directly (RFC 7515/7518).
 
 An allow-list of algorithms (ES256/384/512, EdDSA, RS256, PS256); ``none`` and anything else is
-refused with ``unsupported_alg``. Public keys built from JWKs are cached, since the same issuer
-and holder keys are used over and over on the verification hot path.
+refused with ``unsupported_alg``. Public keys built from JWKs are not cached here: a holder's
+``cnf`` key is parsed and point-validated for every presentation (a cache keyed by the JWK would
+make returning holders look cheaper than they are); issuer keys from the trust configuration are
+cached per configuration object by the key resolvers (``ssar.credentials.trust``).
 """
 
 from __future__ import annotations
