@@ -762,7 +762,10 @@ class RecoveryService:
                     data={"score": outcome.confidence},
                 )
             else:
-                row.face_failures += 1
+                # a challenge that ran out before the person was ready costs no attempt: it is
+                # refused before any frame is looked at, and the retry brings a fresh one
+                if outcome.code != "challenge_expired":
+                    row.face_failures += 1
                 self._audit(
                     session,
                     row,

@@ -55,7 +55,9 @@ def run_to_face(harness: Harness, username: str) -> dict[str, Any]:
     return harness.flow(body["id"])
 
 
-def test_R2_R6_production_recovery_without_face_check_restores_the_account(harness: Harness) -> None:
+def test_R2_R6_production_recovery_without_face_check_restores_the_account(
+    harness: Harness,
+) -> None:
     harness.user("erika", "Erika", "Mustermann")
     give_passkey(harness, "erika")
     harness.profile()
@@ -239,3 +241,16 @@ def test_the_demo_organisation_can_try_recovery_with_its_wallet(
         assert flow["state"] == "evaluated"
     finally:
         registry.close()
+
+
+def test_R24_an_expired_challenge_costs_no_attempt(harness: Harness) -> None:
+    from datetime import timedelta
+
+    harness.user("erika", "Erika", "Mustermann")
+    harness.profile(mode="evaluation", face_check={"required": True, "threshold": 70})
+    flow = run_to_face(harness, "erika")
+    harness.clock.advance(timedelta(seconds=61))  # the person read the instructions slowly
+    late = face_step(harness, flow, seed=21)
+    assert late["state"] == "face_checking"
+    assert late["next"]["attempts_left"] == 5
+    assert face_step(harness, late, seed=22)["state"] == "evaluated"
