@@ -445,3 +445,75 @@ class UserNameKeyRow(Base):
     user_id: Mapped[str] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+# --- reference IDV issuance (owned by ssar.idv: OpenID4VCI and the Token Status List) ---------
+
+
+class IdvOfferRow(Base):
+    """A credential offer waiting for pick-up (OpenID4VCI pre-authorized code flow). Every secret
+    (offer reference, pre-authorized code, transaction code, access token) is kept only as a
+    keyed hash; the code itself only encrypted under a key derived from the offer reference. The
+    verified identity is sealed to a key derived from the code (then from the access token) and
+    erased when the credential is issued or the offer ends."""
+
+    __tablename__ = "idv_offers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    offer_ref_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_blob: Mapped[bytes] = mapped_column(LargeBinary)
+    tx_code_hash: Mapped[str | None] = mapped_column(String(64))
+    tx_code_length: Mapped[int | None] = mapped_column(Integer)
+    tx_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # offered | token_issued | issued | locked | expired
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    credential_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    token_expires_at: Mapped[datetime | None]
+    issued_at: Mapped[datetime | None]
+
+
+class IdvNonceRow(Base):
+    """A ``c_nonce`` from the nonce endpoint (keyed hash), consumed by one credential request."""
+
+    __tablename__ = "idv_nonces"
+
+    nonce_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class IdvStatusListRow(Base):
+    """One published Token Status List of the issuer (``/idv/status/{id}``)."""
+
+    __tablename__ = "idv_status_lists"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bits: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class IdvCredentialRow(Base):
+    """A credential the issuer signed: its place in a status list and its status (0 valid,
+    1 revoked, 2 suspended). No claim of the person is kept here."""
+
+    __tablename__ = "idv_credentials"
+    __table_args__ = (UniqueConstraint("status_list_id", "status_idx"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    offer_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    vct: Mapped[str] = mapped_column(String(256))
+    status_list_id: Mapped[str] = mapped_column(
+        ForeignKey("idv_status_lists.id", ondelete="RESTRICT")
+    )
+    status_idx: Mapped[int] = mapped_column(Integer)
+    status: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    holder_thumbprint: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status_changed_at: Mapped[datetime | None]
+    status_reason: Mapped[str | None] = mapped_column(String(128))
