@@ -49,3 +49,17 @@ def issue_tap(
         ip=client_ip(request),
     )
     return TapIssueResponse(tap=issued.tap, expires_at=issued.expires_at, one_time=issued.one_time)
+
+
+@router.get("/recovery/cases", summary="Recent recovery cases, newest first")
+def recovery_cases(
+    principal: AdminPrincipal, registry: RegistryDep, limit: int = 100
+) -> dict[str, object]:
+    return {"cases": registry.recovery.cases(limit=max(1, min(limit, 1000)))}
+
+
+@router.get("/recovery/cases/{case_id}", summary="One recovery case with every check's outcome")
+def recovery_case(
+    case_id: str, principal: AdminPrincipal, registry: RegistryDep
+) -> dict[str, object]:
+    return registry.recovery.case(case_id)

@@ -187,8 +187,8 @@ class Validator:
                 body_text=(
                     "A recovery attempt presented identity evidence that already recovered a "
                     f"different account. It was refused.\n\nAccount typed: {row.account}\n"
-                    f"Time: {now:%Y-%m-%d %H:%M} UTC\nCase: {self._base_url}/admin/recovery/"
-                    f"{row.id}\n"
+                    f"Time: {now:%Y-%m-%d %H:%M} UTC\nCase {row.id}: {self._base_url}"
+                    f"/api/admin/recovery/cases/{row.id}\n"
                 ),
                 at=now,
             )

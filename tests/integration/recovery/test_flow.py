@@ -3,6 +3,7 @@ check gets challenge frames, and production restores while evaluation changes no
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -254,3 +255,27 @@ def test_R24_an_expired_challenge_costs_no_attempt(harness: Harness) -> None:
     assert late["state"] == "face_checking"
     assert late["next"]["attempts_left"] == 5
     assert face_step(harness, late, seed=22)["state"] == "evaluated"
+
+
+def test_admins_read_the_case_with_every_check_through_the_admin_api(harness: Harness) -> None:
+    harness.user("erika", "Erika", "Mustermann")
+    harness.profile()
+    started = harness.start("erika").json()
+    harness.present(harness.wallet(), started["verification"]["link"])
+    assert harness.flow(started["id"])["state"] == "restored"
+    assert harness.client.get("/api/admin/recovery/cases").status_code == 401
+    token = harness.registry.api_tokens.create(name="admin", scopes=["admin"]).token
+    auth = {"authorization": f"Bearer {token}"}
+    listed = harness.client.get("/api/admin/recovery/cases", headers=auth).json()["cases"]
+    assert [c["state"] for c in listed] == ["restored"]
+    case = harness.client.get(f"/api/admin/recovery/cases/{listed[0]['id']}", headers=auth).json()
+    assert [c["check"] for c in case["checks"]] == [
+        "profile",
+        "credential",
+        "eligibility",
+        "evidence",
+        "account_match",
+        "restoration",
+    ]
+    assert "claims" not in json.dumps(case["checks"][1])  # never the person's claims
+    assert started["id"] not in json.dumps(case)  # nor the person's handle
