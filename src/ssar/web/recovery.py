@@ -325,7 +325,8 @@ async def recover_face_submit(request: Request, registry: RegistryDep, _csrf: Cs
 def recover_result(
     request: Request, registry: RegistryDep, templates: TemplatesDep, browser: BrowserDep
 ) -> Response:
-    view = registry.recovery.view(_handle(request, registry))
+    # status, not view: a flow whose decision was interrupted is decided now (R3)
+    view = registry.recovery.status(_handle(request, registry))
     if view.state in ("verifying", "face_checking"):
         return _redirect(_url_for(view))
     return _page(
