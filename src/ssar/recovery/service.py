@@ -773,7 +773,10 @@ class RecoveryService:
                     now=now,
                     data={"score": outcome.confidence, "code": outcome.code},
                 )
-                if row.face_failures >= self._policy.max_face_failures:
+                if outcome.code.startswith("portrait_"):
+                    # the credential's own photo is unusable: no retry can help
+                    self.transition(session, row, "fail", now=now, reason=outcome.code, check=check)
+                elif row.face_failures >= self._policy.max_face_failures:
                     self.transition(
                         session, row, "fail", now=now, reason="face_check_failed", check=check
                     )

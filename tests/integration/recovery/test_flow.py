@@ -279,3 +279,25 @@ def test_admins_read_the_case_with_every_check_through_the_admin_api(harness: Ha
     ]
     assert "claims" not in json.dumps(case["checks"][1])  # never the person's claims
     assert started["id"] not in json.dumps(case)  # nor the person's handle
+
+
+def test_R21_a_credential_portrait_without_a_usable_face_ends_the_flow(harness: Harness) -> None:
+    from tests.support.issuer import PORTRAIT  # a 1x1 JPEG
+
+    harness.user("erika", "Erika", "Mustermann")
+    harness.profile(face_check={"required": True, "threshold": 70})
+    started = harness.start("erika").json()
+    wallet = harness.wallet(
+        {
+            "given_name": "Erika",
+            "family_name": "Mustermann",
+            "birthdate": "1984-01-26",
+            "portrait": PORTRAIT,
+        }
+    )
+    harness.present(wallet, started["verification"]["link"])
+    flow = harness.flow(started["id"])
+    after = face_step(harness, flow, seed=31)
+    assert after["state"] == "failed"
+    with harness.registry.database.transaction() as session:
+        assert harness.registry.recovery.row(session, started["id"]).reason == "portrait_too_small"
