@@ -65,6 +65,11 @@ def create_app(registry: Registry) -> FastAPI:
 
     app.include_router(recovery_api)
     app.include_router(recovery_pages)
+    from ssar.web.metrics import install_request_timing
+    from ssar.web.metrics import router as metrics_router
+
+    app.include_router(metrics_router)
+    install_request_timing(app)
     from ssar.openid4vp.routes import router as openid4vp_router
 
     app.include_router(openid4vp_router)
