@@ -36,14 +36,16 @@ def read_pdf417_image(image: RgbImage) -> str:
         formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.PDF417),
         text_mode=zxingcpp.TextMode.Plain,
     )
-    valid = [barcode for barcode in found if barcode.valid]
-    if not valid:
+    # zxing may report one symbol more than once (found again inverted or downscaled); the
+    # same content twice is one symbol
+    contents = {barcode.bytes for barcode in found if barcode.valid}
+    if not contents:
         raise DocumentError("no PDF417 symbol found", code=UNREADABLE)
-    if len(valid) > 1:
-        raise DocumentError(f"{len(valid)} PDF417 symbols found", code=UNREADABLE)
+    if len(contents) > 1:
+        raise DocumentError(f"{len(contents)} PDF417 symbols found", code=UNREADABLE)
     # the AAMVA payload is ASCII; Latin-1 maps every byte, so nothing is lost or guessed and
     # the parser sees exactly what the symbol holds
-    text = valid[0].bytes.decode("latin-1")
+    text = contents.pop().decode("latin-1")
     if not text or len(text) > MAX_TEXT_CHARS:
         raise DocumentError("PDF417 symbol empty or too long", code=UNREADABLE)
     return text
