@@ -517,3 +517,33 @@ class IdvCredentialRow(Base):
     expires_at: Mapped[datetime]
     status_changed_at: Mapped[datetime | None]
     status_reason: Mapped[str | None] = mapped_column(String(128))
+
+
+# --- reference identity verification sessions (owned by ssar.idv.service) --------------------
+
+
+class IdvSessionRow(Base):
+    """One person's identity verification at the reference service: document checked → live
+    selfie matched → credential offered. The document's claims and portrait are sealed to a key
+    derived from the person's handle (like recovery flows) and erased when the session ends;
+    what stays is the outcome and a keyed hash of the document number."""
+
+    __tablename__ = "idv_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    handle_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    state: Mapped[str] = mapped_column(String(24), index=True)  # selfie | offered | failed
+    reason: Mapped[str | None] = mapped_column(String(64))
+    document_type: Mapped[str] = mapped_column(String(32))
+    issuing_country: Mapped[str] = mapped_column(String(8))
+    strength: Mapped[str] = mapped_column(String(16))
+    document_hash: Mapped[str] = mapped_column(String(64), index=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    evidence_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    offer_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    face_failures: Mapped[int] = mapped_column(Integer, default=0)
+    face_score: Mapped[float | None]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
