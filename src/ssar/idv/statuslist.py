@@ -101,17 +101,17 @@ class StatusListService:
     # --- allocation (inside the caller's unit of work) -------------------------------------
 
     def _current_list(self, session: Session, now: datetime) -> IdvStatusListRow:
+        # the oldest list that is less than half full (the unique index counts for us)
         current = session.execute(
-            select(IdvStatusListRow).order_by(IdvStatusListRow.created_at.desc()).limit(1)
+            select(IdvStatusListRow)
+            .outerjoin(IdvCredentialRow, IdvCredentialRow.status_list_id == IdvStatusListRow.id)
+            .group_by(IdvStatusListRow.id)
+            .having(func.count(IdvCredentialRow.id) * 2 < IdvStatusListRow.size)
+            .order_by(IdvStatusListRow.created_at, IdvStatusListRow.id)
+            .limit(1)
         ).scalar_one_or_none()
         if current is not None:
-            used = session.execute(
-                select(func.count())
-                .select_from(IdvCredentialRow)
-                .where(IdvCredentialRow.status_list_id == current.id)
-            ).scalar_one()
-            if used < current.size // 2:
-                return current
+            return current
         fresh = IdvStatusListRow(
             id=secrets.token_urlsafe(12), bits=BITS, size=self.list_size, created_at=now
         )

@@ -570,3 +570,32 @@ def test_R23_waiting_offer_leaves_no_portrait_or_claims_in_the_database(
         assert row.sealed is None
         assert row.code_blob == b""
     assert b"Mustermann" not in _database_bytes(idv)
+
+
+def test_issuance_and_revocation_on_each_database(
+    db_url: str, tmp_path: Path, clock: FixedClock, holder: HolderKey
+) -> None:
+    registry = Registry(make_settings(db_url, tmp_path, base_url=BASE), clock=clock)
+    app = create_app(registry)
+    app.include_router(idv_router)
+    try:
+        with TestClient(app, base_url=BASE) as client:
+            idv = Idv(registry, client, get_issuance(registry), clock, tmp_path / "unused.db")
+            wrong = "0" * 6
+            offer = idv.offer()
+            if offer.tx_code != wrong:
+                assert idv.token(_code(offer), wrong).json()["error"] == "invalid_grant"
+            text = _issue(idv, holder)
+            _verify_with_fetched_status(idv, text)
+            with registry.database.transaction() as session:
+                (credential_id,) = (
+                    session.query(IdvOfferRow.credential_id)
+                    .filter(IdvOfferRow.credential_id.is_not(None))
+                    .one()
+                )
+            idv.service.status_lists.revoke(credential_id)
+            with pytest.raises(CredentialError) as refused:
+                _verify_with_fetched_status(idv, text)
+            assert refused.value.code == "revoked"
+    finally:
+        registry.close()
