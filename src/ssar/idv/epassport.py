@@ -755,7 +755,11 @@ def verify_passport(
         )
     _verify_signature(security, cert)
     _check_ds_certificate(cert, now)
-    anchor = _verify_path(cert, tuple(csca_certificates), now)
+    # a tuple goes through as is: x509chain caches its anchor map per (immutable) tuple
+    anchors = (
+        csca_certificates if isinstance(csca_certificates, tuple) else tuple(csca_certificates)
+    )
+    anchor = _verify_path(cert, anchors, now)
     groups: dict[int, bytes] = {1: bytes(dg1), 2: bytes(dg2)}
     for number, data in (other_data_groups or {}).items():
         if number in groups or not 1 <= number <= 16:
