@@ -149,3 +149,45 @@ def present(
         typer.echo(f"Presented to {outcome.client_id} ({outcome.response_mode}).")
         if outcome.redirect_uri:
             typer.echo(f"Continue at: {outcome.redirect_uri}")
+
+
+def _receive_http(timeout: float) -> httpx.Client:
+    """The client ``receive`` talks to the issuer with (tests put a transport behind it)."""
+    return httpx.Client(timeout=timeout)
+
+
+@app.command("receive")
+def receive(
+    offer: Annotated[
+        str, typer.Argument(help="openid-credential-offer://?credential_offer_uri=… (or …=offer)")
+    ],
+    tx_code: Annotated[
+        str | None, typer.Option("--tx-code", help="The PIN the issuer showed with the offer.")
+    ] = None,
+    wallet_dir: WalletDirOption = None,
+    timeout: Annotated[float, typer.Option(help="HTTP timeout in seconds.")] = 10.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Receive a credential from an OpenID4VCI issuer (pre-authorized code) and store it."""
+    from ssar.wallet.receive import Receiver
+
+    wallet = _wallet(wallet_dir)
+    with reporting_errors(as_json), _receive_http(timeout) as http:
+        wallet.init()
+        received = Receiver(wallet=wallet, http=http, clock=SystemClock()).receive(
+            offer, tx_code=tx_code
+        )
+    stored = received.stored
+    if as_json:
+        print_json(
+            {
+                "received": True,
+                **{k: v for k, v in stored.to_json().items() if k != "credential"},
+                "credential_configuration_id": received.credential_configuration_id,
+                "claims": sorted(received.claims),
+            }
+        )
+    else:
+        typer.echo(
+            f"Stored {stored.credential_type or stored.format} from {stored.issuer} as {stored.id}"
+        )

@@ -145,6 +145,17 @@ class IssuedCredential:
 
 
 @dataclass(frozen=True)
+class OfferStatus:
+    """Where an offer stands (for the page that shows it, and to find the credential)."""
+
+    id: str
+    status: str  # offered | token_issued | issued | locked | expired
+    credential_id: str | None
+    expires_at: datetime
+    issued_at: datetime | None
+
+
+@dataclass(frozen=True)
 class VerifiedProof:
     holder_jwk: dict[str, str]
     nonce: str
@@ -380,6 +391,17 @@ class IssuanceService:
             tx_code=pin,
             expires_at=expires_at,
         )
+
+    def offer_status(self, offer_id: str) -> OfferStatus:
+        """The state of offer ``offer_id`` (the id the caller got, not a secret)."""
+        with self.database.transaction() as session:
+            row = session.get(IdvOfferRow, offer_id)
+            if row is None:
+                raise NotFound(f"no credential offer {offer_id}")
+            status = row.status
+            if status in ("offered", "token_issued") and row.expires_at <= self.clock.now():
+                status = "expired"
+            return OfferStatus(row.id, status, row.credential_id, row.expires_at, row.issued_at)
 
     def _offer_object(self, code: str, tx_code_length: int | None) -> dict[str, Any]:
         grant: dict[str, Any] = {"pre-authorized_code": code}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -215,20 +215,34 @@ class StatusListService:
 
     # --- publishing ----------------------------------------------------------------------------
 
+    def _entries(self, list_id: str) -> tuple[int, int, dict[int, int]]:
+        """``(size, bits, {index: status})`` of list ``list_id`` from one SELECT (consistent on
+        its own, so no transaction is needed around it)."""
+        params = {"list_id": list_id, "valid": VALID}
+        if self.database.dialect == "sqlite":
+            # not through Database.transaction(): on SQLite that is BEGIN IMMEDIATE, and a
+            # verifier in this very process fetches the list while it holds the write lock
+            # (the response endpoint verifies inside its transaction). A bare SELECT in WAL
+            # mode reads past the writer.
+            raw = self.database.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                cursor.execute(_ENTRIES_SQL, params)  # sqlite3 takes :named parameters
+                rows = [tuple(r) for r in cursor.fetchall()]
+            finally:
+                raw.close()
+        else:
+            with self.database.transaction() as session:
+                rows = [tuple(r) for r in session.execute(text(_ENTRIES_SQL), params).all()]
+        if not rows:
+            raise NotFound(f"no status list {list_id}")
+        size, bits = int(rows[0][0]), int(rows[0][1])
+        return size, bits, {int(r[2]): int(r[3]) for r in rows if r[2] is not None}
+
     def token(self, list_id: str) -> str:
         """The signed Status List Token of list ``list_id`` as it is now."""
         now = self.clock.now()
-        with self.database.transaction() as session:
-            status_list = session.get(IdvStatusListRow, list_id)
-            if status_list is None:
-                raise NotFound(f"no status list {list_id}")
-            changed = session.execute(
-                select(IdvCredentialRow.status_idx, IdvCredentialRow.status).where(
-                    IdvCredentialRow.status_list_id == list_id,
-                    IdvCredentialRow.status != VALID,
-                )
-            ).all()
-            size, bits = status_list.size, status_list.bits
+        size, bits, changed = self._entries(list_id)
         issued_at = int(now.timestamp())
         payload = {
             "iss": self.issuer,
@@ -236,11 +250,16 @@ class StatusListService:
             "iat": issued_at,
             "exp": issued_at + int(self.token_lifetime.total_seconds()),
             "ttl": int(self.ttl.total_seconds()),
-            "status_list": encode_status_list(
-                {index: status for index, status in changed}, size=size, bits=bits
-            ),
+            "status_list": encode_status_list(changed, size=size, bits=bits),
         }
         return sign_jwt(self.key, {"typ": STATUSLIST_TYP}, payload)
+
+
+_ENTRIES_SQL = (
+    "SELECT l.size, l.bits, c.status_idx, c.status FROM idv_status_lists l"
+    " LEFT JOIN idv_credentials c ON c.status_list_id = l.id AND c.status != :valid"
+    " WHERE l.id = :list_id"
+)
 
 
 def _reason(reason: str | None) -> str | None:

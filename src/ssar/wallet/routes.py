@@ -192,3 +192,60 @@ def share(
         "wallet/done.html",
         {"ok": decision == "share", "code": None, "detail": None},
     )
+
+
+# --- receiving a credential (OpenID4VCI) ---------------------------------------------------
+
+
+@router.get("/receive", response_class=HTMLResponse)
+def receive_form(
+    request: Request,
+    registry: RegistryDep,
+    templates: TemplatesDep,
+    offer: Annotated[str | None, Query(max_length=8192)] = None,
+) -> Response:
+    """The form for an offer link (``openid-credential-offer://…``) and its PIN."""
+    return _page(
+        request, templates, registry, "wallet/receive.html", {"offer": offer or "", "result": None}
+    )
+
+
+@router.post("/receive", response_class=HTMLResponse)
+def receive_credential(
+    request: Request,
+    registry: RegistryDep,
+    templates: TemplatesDep,
+    http: WalletHttpDep,
+    offer: Annotated[str, Form(max_length=8192)],
+    csrf: Annotated[str, Form()],
+    tx_code: Annotated[str | None, Form(max_length=16)] = None,
+) -> Response:
+    from ssar.wallet.receive import Receiver
+
+    _check_csrf(request, csrf)
+    wallet = _wallet(registry)
+    try:
+        wallet.init()
+        received = Receiver(wallet=wallet, http=http, clock=registry.clock).receive(
+            offer, tx_code=tx_code or None
+        )
+    except SsarError as exc:
+        return _page(
+            request,
+            templates,
+            registry,
+            "wallet/receive.html",
+            {"offer": offer, "result": None, "code": exc.code, "detail": exc.detail},
+            status_code=400,
+        )
+    return _page(
+        request,
+        templates,
+        registry,
+        "wallet/receive.html",
+        {
+            "offer": "",
+            "result": received.stored,
+            "claims": [name for name in received.claims if name != "portrait"],
+        },
+    )

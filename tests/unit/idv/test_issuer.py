@@ -342,3 +342,18 @@ def test_allocation_and_publishing_on_each_database(
         now=clock.now(),
     )
     assert verified.status_list.status(reference.index) == 1
+
+
+def test_R16_status_list_is_published_while_a_writer_holds_the_sqlite_lock(
+    lists: StatusListService, clock: FixedClock
+) -> None:
+    """The verifier checks status inside its own write transaction; when it fetches a list of
+    this issuer in the same process, publishing must not wait for that lock."""
+    from sqlalchemy import text
+
+    credential_id, reference = _allocate(lists, clock.now())
+    lists.revoke(credential_id)
+    with lists.database.transaction() as session:
+        session.execute(text("SELECT 1"))  # BEGIN IMMEDIATE has run: the write lock is held
+        token = lists.token(reference.list_id)
+    assert parse_compact_jws(token).payload["sub"] == reference.uri
