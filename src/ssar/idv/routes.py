@@ -40,10 +40,11 @@ _NAME = PREFIX.strip("/")
 
 
 def get_issuance(registry: RegistryDep) -> IssuanceService:
-    """``registry.issuance`` when the composition root provides it, else one per registry."""
-    provided = getattr(registry, "issuance", None)
-    if isinstance(provided, IssuanceService):
-        return provided
+    """``registry.idv_issuance`` when the composition root provides it, else one per registry."""
+    for name in ("idv_issuance", "issuance"):
+        provided = getattr(registry, name, None)
+        if isinstance(provided, IssuanceService):
+            return provided
     service = _SERVICES.get(registry)
     if service is None:
         service = _SERVICES.setdefault(registry, build_issuance(registry))
