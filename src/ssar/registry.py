@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from ssar.admin.tokens import ApiTokenService
     from ssar.directory.service import DirectoryService
+    from ssar.idv.oid4vci import IssuanceService
     from ssar.openid4vp.service import PresentationService
     from ssar.profiles.service import ProfileService
     from ssar.recovery.service import RecoveryService
@@ -160,7 +161,18 @@ class Registry:
             profiles=self.profiles,
             validator=lambda: self.recovery_validator,
             redirect_providers=lambda: self.oidc_ida_providers,
+            reference_issuer=lambda: {
+                "iss": self.idv_issuance.issuer_id,
+                "jwks": self.idv_issuance.jwks(),
+            },
         )
+
+    @cached_property
+    def idv_issuance(self) -> IssuanceService:
+        """The reference verification service's issuer (OpenID4VCI, its own key)."""
+        from ssar.idv.oid4vci import build_issuance
+
+        return build_issuance(self)
 
     def close(self) -> None:
         if "http" in self.__dict__:

@@ -165,6 +165,20 @@ class StaticStatusListFetcher:
             raise CredentialError(f"no status list for {uri}", code="status_unavailable") from None
 
 
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def _fetchable(uri: str) -> bool:
+    """https, or http to the loopback interface (a development deployment on localhost, as
+    OAuth allows for loopback redirects); never plain http across a network."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and parts.hostname in _LOOPBACK
+
+
 class HttpStatusListFetcher:
     """Fetch Status List Tokens over HTTPS with an injected ``httpx.Client``, caching each for
     its ``ttl`` (bounded by ``exp`` and ``max_age``). Anything but a 200 with a token fails
@@ -181,7 +195,7 @@ class HttpStatusListFetcher:
             cached = self._cache.get(uri)
         if cached is not None and now < cached[0]:
             return cached[1]
-        if not uri.startswith("https://"):
+        if not _fetchable(uri):
             raise CredentialError(
                 f"status list URI {uri!r} is not https", code="status_unavailable"
             )

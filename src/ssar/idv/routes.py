@@ -18,7 +18,6 @@ errors (``{"error", "error_description"}``) for the protocol endpoints, problem 
 from __future__ import annotations
 
 import json
-import weakref
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -28,27 +27,18 @@ from pydantic import BaseModel, Field
 
 from ssar.credentials.statuslist import MEDIA_TYPE
 from ssar.idv.errors import IssuanceError
-from ssar.idv.oid4vci import PREFIX, IssuanceService, build_issuance
-from ssar.registry import Registry
+from ssar.idv.oid4vci import PREFIX, IssuanceService
 from ssar.web.auth import AdminPrincipal
 from ssar.web.deps import RegistryDep
 
 router = APIRouter(tags=["idv"])
 NO_STORE = {"Cache-Control": "no-store"}
-_SERVICES: weakref.WeakKeyDictionary[Registry, IssuanceService] = weakref.WeakKeyDictionary()
 _NAME = PREFIX.strip("/")
 
 
 def get_issuance(registry: RegistryDep) -> IssuanceService:
-    """``registry.idv_issuance`` when the composition root provides it, else one per registry."""
-    for name in ("idv_issuance", "issuance"):
-        provided = getattr(registry, name, None)
-        if isinstance(provided, IssuanceService):
-            return provided
-    service = _SERVICES.get(registry)
-    if service is None:
-        service = _SERVICES.setdefault(registry, build_issuance(registry))
-    return service
+    """The deployment's issuance service (one per registry, built by the composition root)."""
+    return registry.idv_issuance
 
 
 IssuanceDep = Annotated[IssuanceService, Depends(get_issuance)]

@@ -386,40 +386,48 @@ class PresentationService:
         now = self.clock.now()
         failure: CredentialError | None = None
         with self.database.transaction() as session:
-            repo = VpTransactionRepository(session)
-            row, response = self._find_transaction(repo, jwe=jwe, plain=plain)
-            if now >= row.expires_at:
-                raise CredentialError(
-                    "the presentation request has expired", code="transaction_expired"
-                )
-            if row.status != "pending":
-                raise CredentialError("this request was already answered", code="response_replayed")
-            values: dict[str, Any] = {"responded_at": now, "expires_at": now + self.lifetime}
-            if response.error is not None:
-                values.update(status_to="failed", error_code="wallet_error")
+            row, response = self._find_transaction(
+                VpTransactionRepository(session), jwe=jwe, plain=plain
+            )
+        if now >= row.expires_at:
+            raise CredentialError(
+                "the presentation request has expired", code="transaction_expired"
+            )
+        if row.status != "pending":
+            raise CredentialError("this request was already answered", code="response_replayed")
+        # verification (signatures, status lists fetched over HTTP, possibly from this very
+        # service) runs outside any transaction; the answer is recorded by a conditional
+        # UPDATE, so of two concurrent responses exactly one is taken
+        values: dict[str, Any] = {"responded_at": now, "expires_at": now + self.lifetime}
+        if response.error is not None:
+            values.update(status_to="failed", error_code="wallet_error")
+        else:
+            try:
+                result = self._verify(row, response, now=now)
+            except CredentialError as exc:
+                failure = exc
+                values.update(status_to="failed", error_code=exc.code[:64])
             else:
-                try:
-                    result = self._verify(row, response, now=now)
-                except CredentialError as exc:
-                    failure = exc
-                    values.update(status_to="failed", error_code=exc.code[:64])
-                else:
-                    payload = json.dumps(_json_safe(result)).encode()
-                    sealed = (
-                        seal(row.result_public_key, payload, context=_PURPOSE_RESULT)
-                        if row.result_public_key is not None
-                        else self.secret_key.encrypt(_PURPOSE_RESULT, payload)
-                    )
-                    values.update(status_to="verified", result_enc=sealed)
-            redirect_uri = None
-            if row.return_uri is not None:
-                code = new_secret()
-                values["response_code_hash"] = self._hash(_PURPOSE_CODE, code)
-                separator = "&" if "?" in row.return_uri else "?"
-                redirect_uri = f"{row.return_uri}{separator}{urlencode({'response_code': code})}"
-            to_status = values.pop("status_to")
-            if not repo.transition(row.id, from_status="pending", to_status=to_status, **values):
-                raise CredentialError("this request was already answered", code="response_replayed")
+                payload = json.dumps(_json_safe(result)).encode()
+                sealed = (
+                    seal(row.result_public_key, payload, context=_PURPOSE_RESULT)
+                    if row.result_public_key is not None
+                    else self.secret_key.encrypt(_PURPOSE_RESULT, payload)
+                )
+                values.update(status_to="verified", result_enc=sealed)
+        redirect_uri = None
+        if row.return_uri is not None:
+            code = new_secret()
+            values["response_code_hash"] = self._hash(_PURPOSE_CODE, code)
+            separator = "&" if "?" in row.return_uri else "?"
+            redirect_uri = f"{row.return_uri}{separator}{urlencode({'response_code': code})}"
+        to_status = values.pop("status_to")
+        with self.database.transaction() as session:
+            taken = VpTransactionRepository(session).transition(
+                row.id, from_status="pending", to_status=to_status, **values
+            )
+        if not taken:
+            raise CredentialError("this request was already answered", code="response_replayed")
         if failure is not None:
             raise failure
         return ResponseAccepted(redirect_uri=redirect_uri)

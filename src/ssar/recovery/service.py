@@ -151,7 +151,7 @@ class RecoveryService:
         profiles: ProfileService,
         validator: Callable[[], Any],
         redirect_providers: Callable[[], Mapping[str, Any]] = dict,
-        face_checker: Callable[[], Any] | None = None,
+        reference_issuer: Callable[[], Mapping[str, Any]] | None = None,
     ) -> None:
         self._db = database
         self._clock = clock
@@ -162,7 +162,7 @@ class RecoveryService:
         self._profiles = profiles
         self._validator = validator  # -> ssar.recovery.validation.Validator (lazy: httpx)
         self._redirect_providers = redirect_providers
-        self._face_checker = face_checker
+        self._reference = reference_issuer
         self.face_key = secret_key.derive("recovery/face-challenge")
 
     @property
@@ -451,9 +451,24 @@ class RecoveryService:
         return build_identity_query(claims=claims, vct_values=vcts, doctypes=doctypes)
 
     def _trust(self, profile: Profile | None) -> TrustConfig:
-        if profile is None or profile.credentials is None:
-            return load_trust({"issuers": []})
-        return profile.credentials.trust()
+        """The profile's issuers; a ``reference`` profile also trusts the built-in reference
+        verification service's issuer (its own key, published at ``/idv/jwks.json``)."""
+        document: dict[str, Any] = {"issuers": [], "x509_anchors": []}
+        if profile is not None and profile.credentials is not None:
+            for issuer in profile.credentials.issuers:
+                if issuer.jwks is not None or issuer.jwks_uri is not None:
+                    document["issuers"].append(
+                        {"iss": issuer.iss, "jwks": issuer.jwks, "jwks_uri": issuer.jwks_uri}
+                    )
+                document["x509_anchors"].extend(issuer.x5c)
+        if profile is not None and profile.provider_type == "reference":
+            document["issuers"].append(dict(self._reference_issuer()))
+        return load_trust(document)
+
+    def _reference_issuer(self) -> Mapping[str, Any]:
+        if self._reference is None:
+            raise SsarError("the reference verification service is not available here")
+        return self._reference()
 
     def _begin_presentation(
         self,
@@ -479,6 +494,9 @@ class RecoveryService:
             "client_id": request.client_id,
             "expires_at": request.expires_at.isoformat(),
         }
+        if profile is not None and profile.provider_type == "reference":
+            # no credential yet? the reference verification service issues one
+            verification["issuance_url"] = f"{self._settings.base_url}/idv"
         state = {
             "kind": "openid4vp",
             "transaction_id": request.transaction_id,
@@ -687,29 +705,10 @@ class RecoveryService:
 
     def probe_frame(self, handle: str, frame: bytes) -> dict[str, Any]:
         """The pose one frame shows, for the capture page's guidance (nothing is kept)."""
-        from ssar.face.detection import find_single_face
-        from ssar.face.errors import FaceError
-        from ssar.face.image import decode_image
-        from ssar.face.pose import classify_yaw, estimate_yaw
-
         with self._db.transaction() as session:
             if self.row(session, handle).state != "face_checking":
                 raise Gone("this flow is not at the face check")
-        try:
-            image = decode_image(frame)
-            face = find_single_face(image, with_landmarks68=True)
-        except FaceError as exc:
-            from ssar.recovery.facecheck import DEFAULT_RETRY, RETRY_MESSAGES
-
-            return {
-                "pose": None,
-                "error": exc.code,
-                "message": RETRY_MESSAGES.get(exc.code, DEFAULT_RETRY),
-            }
-        assert face.landmarks68 is not None
-        yaw = estimate_yaw(face.landmarks68, width=image.shape[1], height=image.shape[0])
-        pose = classify_yaw(yaw)
-        return {"pose": pose.value if pose else None, "error": None, "message": None}
+        return probe_pose(frame)
 
     def submit_face(self, handle: str, *, token: str, frames: Sequence[bytes]) -> FlowView:
         """One face-check attempt: liveness of the burst, then its straight frame against the
@@ -948,6 +947,30 @@ class RecoveryService:
                 select(RecoveryFlowRow).order_by(RecoveryFlowRow.created_at.desc()).limit(limit)
             ).scalars()
             return [_case_json(row) for row in rows]
+
+
+def probe_pose(frame: bytes) -> dict[str, Any]:
+    """The head pose one frame shows, or why no single usable face is in it (R21), with the
+    message for the person. Nothing is kept."""
+    from ssar.face.detection import find_single_face
+    from ssar.face.errors import FaceError
+    from ssar.face.image import decode_image
+    from ssar.face.pose import classify_yaw, estimate_yaw
+    from ssar.recovery.facecheck import DEFAULT_RETRY, RETRY_MESSAGES
+
+    try:
+        image = decode_image(frame)
+        face = find_single_face(image, with_landmarks68=True)
+    except FaceError as exc:
+        return {
+            "pose": None,
+            "error": exc.code,
+            "message": RETRY_MESSAGES.get(exc.code, DEFAULT_RETRY),
+        }
+    assert face.landmarks68 is not None
+    yaw = estimate_yaw(face.landmarks68, width=image.shape[1], height=image.shape[0])
+    pose = classify_yaw(yaw)
+    return {"pose": pose.value if pose else None, "error": None, "message": None}
 
 
 def _case_json(row: RecoveryFlowRow) -> dict[str, Any]:

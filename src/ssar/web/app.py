@@ -70,6 +70,12 @@ def create_app(registry: Registry) -> FastAPI:
 
     app.include_router(metrics_router)
     install_request_timing(app)
+    # the reference identity verification service (its own keys; `reference` provider)
+    from ssar.idv.pages import router as idv_pages
+    from ssar.idv.routes import router as idv_router
+
+    app.include_router(idv_router)
+    app.include_router(idv_pages)
     from ssar.openid4vp.routes import router as openid4vp_router
 
     app.include_router(openid4vp_router)

@@ -1,0 +1,234 @@
+"""The reference identity verification service's pages: show a document, take a live selfie,
+receive the credential. Routes translate HTTP into :class:`VerificationService` calls only."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import UploadFile
+
+from ssar.errors import Gone, NotFound, ValidationFailed
+from ssar.idv.errors import DocumentError
+from ssar.idv.service import (
+    DocumentEvidence,
+    VerificationService,
+    document_error_message,
+    licence_evidence,
+    passport_evidence,
+)
+from ssar.registry import Registry
+from ssar.signin.sessions import CookieSpec
+from ssar.web.deps import RegistryDep, TemplatesDep
+from ssar.web.pages import BrowserDep, Csrf, _page, _redirect
+
+router = APIRouter(include_in_schema=False)
+MAX_UPLOAD = 8 * 1024 * 1024
+
+
+def verification(registry: Registry) -> VerificationService:
+    cached = registry.__dict__.get("idv_verification")
+    if cached is None:
+        cached = VerificationService(
+            database=registry.database,
+            clock=registry.clock,
+            secret_key=registry.secret_key,
+            issuance=registry.idv_issuance,
+            csca_dir=registry.settings.var_dir / "idv" / "csca",
+        )
+        registry.__dict__["idv_verification"] = cached
+    return cached
+
+
+def _cookie(registry: Registry) -> CookieSpec:
+    if registry.settings.https:
+        return CookieSpec(name="__Host-ssar_idv", secure=True)
+    return CookieSpec(name="ssar_idv", secure=False)
+
+
+def _handle(request: Request, registry: Registry) -> str:
+    handle = request.cookies.get(_cookie(registry).name)
+    if not handle:
+        raise NotFound("no identity verification in progress in this browser")
+    return handle
+
+
+async def _files(request: Request, names: tuple[str, ...]) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    async with request.form(max_files=len(names), max_fields=4) as form:
+        for name in names:
+            upload = form.get(name)
+            if not isinstance(upload, UploadFile):
+                raise ValidationFailed(f"{name} is missing", field=name)
+            data = await upload.read(MAX_UPLOAD + 1)
+            if not data or len(data) > MAX_UPLOAD:
+                raise ValidationFailed(f"{name} is empty or larger than 8 MB", field=name)
+            out[name] = data
+    return out
+
+
+@router.get("/idv")
+def idv_start(
+    request: Request, registry: RegistryDep, templates: TemplatesDep, browser: BrowserDep
+) -> Response:
+    return _page(request, registry, templates, browser, "idv/start.html", {"error": None})
+
+
+def _started(registry: Registry, evidence: DocumentEvidence) -> Response:
+    view = verification(registry).start(evidence)
+    response = _redirect("/idv/selfie")
+    spec = _cookie(registry)
+    response.set_cookie(
+        spec.name,
+        view.handle,
+        max_age=30 * 60,
+        path="/",
+        secure=spec.secure,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+async def _document(
+    request: Request, registry: Registry, templates: object, browser: object, kind: str
+) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    now = registry.clock.now()
+    try:
+        if kind == "licence":
+            files = await _files(request, ("front", "back"))
+            evidence = await run_in_threadpool(
+                licence_evidence, files["front"], files["back"], now=now
+            )
+        else:
+            files = await _files(request, ("sod", "dg1", "dg2"))
+            service = verification(registry)
+            evidence = await run_in_threadpool(
+                lambda: passport_evidence(
+                    sod=files["sod"], dg1=files["dg1"], dg2=files["dg2"], csca=service.csca, now=now
+                )
+            )
+    except DocumentError as exc:
+        response = _page(
+            request,
+            registry,
+            templates,
+            browser,  # type: ignore[arg-type]
+            "idv/start.html",
+            {"error": document_error_message(exc), "code": exc.code},
+        )
+        response.status_code = 422
+        return response
+    return _started(registry, evidence)
+
+
+@router.post("/idv/licence")
+async def idv_licence(
+    request: Request,
+    registry: RegistryDep,
+    templates: TemplatesDep,
+    browser: BrowserDep,
+    _csrf: Csrf,
+) -> Response:
+    return await _document(request, registry, templates, browser, "licence")
+
+
+@router.post("/idv/passport")
+async def idv_passport(
+    request: Request,
+    registry: RegistryDep,
+    templates: TemplatesDep,
+    browser: BrowserDep,
+    _csrf: Csrf,
+) -> Response:
+    return await _document(request, registry, templates, browser, "passport")
+
+
+@router.get("/idv/selfie")
+def idv_selfie(
+    request: Request, registry: RegistryDep, templates: TemplatesDep, browser: BrowserDep
+) -> Response:
+    service = verification(registry)
+    handle = _handle(request, registry)
+    view = service.view(handle)
+    if view.state != "selfie":
+        return _redirect("/idv/offer")
+    return _page(
+        request,
+        registry,
+        templates,
+        browser,
+        "recovery/face.html",
+        {
+            "challenge": service.challenge(handle),
+            "probe_url": "/idv/selfie/probe",
+            "submit_url": "/idv/selfie",
+            "attempts_left": view.attempts_left,
+        },
+    )
+
+
+@router.post("/idv/selfie/probe")
+async def idv_selfie_probe(request: Request, registry: RegistryDep, _csrf: Csrf) -> JSONResponse:
+    from starlette.concurrency import run_in_threadpool
+
+    from ssar.recovery.service import probe_pose
+
+    _handle(request, registry)
+    async with request.form(max_files=1, max_fields=2) as form:
+        frame = form.get("frame")
+        if not isinstance(frame, UploadFile):
+            raise ValidationFailed("the frame is missing", field="frame")
+        data = await frame.read(2 * 1024 * 1024 + 1)
+    return JSONResponse(await run_in_threadpool(probe_pose, data))
+
+
+@router.post("/idv/selfie")
+async def idv_selfie_submit(request: Request, registry: RegistryDep, _csrf: Csrf) -> JSONResponse:
+    from starlette.concurrency import run_in_threadpool
+
+    from ssar.web.recovery import _frames
+
+    handle = _handle(request, registry)
+    token, frames = await _frames(request)
+    service = verification(registry)
+    try:
+        view = await run_in_threadpool(
+            lambda: service.submit_selfie(handle, token=token, frames=frames)
+        )
+    except Gone:
+        return JSONResponse({"redirect": "/idv/offer"})
+    if view.state == "selfie":
+        return JSONResponse(
+            {
+                "retry": {
+                    "message": view.message or "Please try again.",
+                    "attempts_left": view.attempts_left,
+                    "challenge": service.challenge(handle),
+                }
+            }
+        )
+    return JSONResponse({"redirect": "/idv/offer"})
+
+
+@router.get("/idv/offer")
+def idv_offer(
+    request: Request, registry: RegistryDep, templates: TemplatesDep, browser: BrowserDep
+) -> Response:
+    view = verification(registry).view(_handle(request, registry))
+    if view.state == "selfie":
+        return _redirect("/idv/selfie")
+    wallet_url = None
+    if view.offer is not None and registry.settings.demo:
+        wallet_url = "/wallet/receive?" + urlencode({"offer": view.offer["link"]})
+    return _page(
+        request,
+        registry,
+        templates,
+        browser,
+        "idv/offer.html",
+        {"state": view.state, "offer": view.offer, "wallet_url": wallet_url},
+    )
