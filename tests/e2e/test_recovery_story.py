@@ -333,3 +333,126 @@ def test_acceptance_story(
         finally:
             registry.close()
     assert problems == []
+
+
+def test_acceptance_story_with_the_reference_verification_service(
+    camera_chromium: object, tmp_path: Path, artifacts: Path
+) -> None:
+    """The story with nothing mocked: Ada gets her credential from the built-in reference
+    identity verification service (a generated driving licence, card images, and a live selfie
+    from the fake camera), receives it in the web wallet, presents it and recovers."""
+    from datetime import date
+
+    from playwright.sync_api import Browser, expect
+    from skimage import data
+
+    from ssar.idv.testdocs import make_licence
+
+    assert isinstance(camera_chromium, Browser)
+    front, back, _ = make_licence(
+        given="Ada",
+        family="Lovelace",
+        birthdate=date(1990, 12, 10),
+        portrait_rgb=np.ascontiguousarray(data.astronaut()),
+        issued=date(2024, 1, 15),
+        expires=date(2030, 12, 10),
+    )
+    (tmp_path / "front.png").write_bytes(front)
+    (tmp_path / "back.png").write_bytes(back)
+    port = free_port()
+    var_dir = tmp_path / "var"
+    database_url = f"sqlite:///{tmp_path}/ssar.db"
+    shot = lambda page, name: page.screenshot(  # noqa: E731
+        path=str(artifacts / f"story-reference-{name}.png"), full_page=True
+    )
+    with running_server(
+        database_url=database_url, var_dir=var_dir, port=port, demo=True, log=tmp_path / "serve.log"
+    ) as base:
+        env = server_env(database_url=database_url, var_dir=var_dir, base_url=base, demo=True)
+        registry = Registry(Settings(database_url=database_url, var_dir=var_dir, base_url=base))
+        try:
+            directory = registry.directory
+            directory.add_group(name="All Staff", actor="test")
+            directory.add_user(
+                username=USERNAME,
+                given_name="Ada",
+                family_name="Lovelace",
+                emails=("ada@example.org",),
+                groups=["All Staff"],
+            )
+            profile = {
+                "profiles": [
+                    {
+                        "name": "Staff",
+                        "mode": "production",
+                        "priority": 1,
+                        "include_groups": ["All Staff"],
+                        "provider": "reference",
+                        "validation": {"match": "relaxed"},
+                        "face_check": {"required": True, "threshold": 70},
+                    }
+                ]
+            }
+            (tmp_path / "profiles.yaml").write_text(yaml.safe_dump(profile))
+            _cli(env, "profiles", "apply", str(tmp_path / "profiles.yaml"))
+            _cli(env, "wallet", "init")
+            context = camera_chromium.new_context(viewport={"width": 1000, "height": 900})
+            context.grant_permissions(["camera"], origin=base)
+            page = context.new_page()
+            problems: list[str] = []
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            cdp = context.new_cdp_session(page)
+            cdp.send("WebAuthn.enable")
+            phone = _authenticator(cdp)
+            _tap_to_passkey(
+                page, base, str(_cli(env, "tap", "issue", USERNAME)["tap"]), "Ada's phone"
+            )
+            cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": phone})
+
+            # recovery starts; she has no credential yet: the verify page sends her to the IDV
+            page.goto(f"{base}/recover?username={USERNAME}")
+            page.get_by_role("button", name="Recover my account").click()
+            page.wait_for_url(f"{base}/recover/verify")
+            page.get_by_role("link", name="Get one from the identity verification service").click()
+            page.wait_for_url(f"{base}/idv")
+            shot(page, "01-idv")
+            page.get_by_label("Front of the card").set_input_files(str(tmp_path / "front.png"))
+            page.get_by_label("Back of the card (with the barcode)").set_input_files(
+                str(tmp_path / "back.png")
+            )
+            page.get_by_role("button", name="Check my card").click()
+            page.wait_for_url(f"{base}/idv/selfie")
+            page.locator("[data-face-start]").click()
+            page.wait_for_url(f"{base}/idv/offer", timeout=90_000)
+            expect(
+                page.get_by_role("heading", name="Your identity credential is ready")
+            ).to_be_visible()
+            pin = page.locator("#tx-code code").inner_text().strip()
+            shot(page, "02-offer")
+            page.get_by_role("link", name="Open the demo wallet").click()
+            page.wait_for_url(f"{base}/wallet/receive?*")
+            page.fill("#tx_code", pin)
+            page.click("#receive")
+            expect(page.locator("#received")).to_be_visible()
+            shot(page, "03-received")
+
+            # back at SSAR: present it, face check, TAP, new passkey
+            page.goto(f"{base}/recover/verify")
+            page.get_by_role("button", name="Open the demo wallet").click()
+            page.click("#share")
+            page.wait_for_url(f"{base}/recover/face")
+            page.locator("[data-face-start]").click()
+            page.wait_for_url(f"{base}/recover/result", timeout=90_000)
+            expect(page.get_by_role("heading", name="You're verified")).to_be_visible()
+            page.get_by_role("button", name="Show my Temporary Access Pass").click()
+            tap = page.locator("#tap code").inner_text().strip()
+            shot(page, "04-tap")
+            _authenticator(cdp)
+            _tap_to_passkey(page, base, tap, "Ada's new phone")
+            case = registry.recovery.cases()[0]
+            assert case["state"] == "completed"
+            assert case["issuer"] == f"{base}/idv"
+            context.close()
+        finally:
+            registry.close()
+    assert problems == []
