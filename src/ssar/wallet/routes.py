@@ -196,6 +196,15 @@ def share(
 
 # --- receiving a credential (OpenID4VCI) ---------------------------------------------------
 
+#: registered JWT / SD-JWT VC claims: how the credential works, not what it says about you
+_TECHNICAL_CLAIMS = frozenset({"iss", "iat", "nbf", "exp", "vct", "cnf", "status", "sub", "jti"})
+_CLAIM_NAMES = {
+    "given_name": "given name",
+    "family_name": "family name",
+    "birthdate": "date of birth",
+    "verification": "how your identity was verified",
+}
+
 
 @router.get("/receive", response_class=HTMLResponse)
 def receive_form(
@@ -246,6 +255,10 @@ def receive_credential(
         {
             "offer": "",
             "result": received.stored,
-            "claims": [name for name in received.claims if name != "portrait"],
+            "claims": [
+                _CLAIM_NAMES.get(name, name)
+                for name in received.claims
+                if name not in _TECHNICAL_CLAIMS
+            ],
         },
     )

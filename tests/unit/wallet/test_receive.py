@@ -293,7 +293,11 @@ def test_web_wallet_receive_page(web: World) -> None:
     )
     assert received.status_code == 200
     assert 'data-status="received"' in received.text
-    assert "given_name" in received.text
+    holds = received.text.split("It holds:")[1].split("</p>")[0]
+    assert {"given name", "family name", "date of birth"} <= {
+        n.strip(" .") for n in holds.split(",")
+    }
+    assert "cnf" not in received.text.split("It holds:")[1].split("</p>")[0]
     assert "base64" not in received.text  # the portrait is not echoed
     assert VCT in web.client.get("/wallet").text
 
