@@ -84,6 +84,9 @@ def _register_subcommands() -> None:
     from ssar.cli import profiles
 
     app.add_typer(profiles.app, name="profiles")
+    from ssar.cli import idv
+
+    app.add_typer(idv.app, name="idv")
 
 
 _register_subcommands()

@@ -20,7 +20,9 @@ from ssar.web.security import SecurityHeadersMiddleware
 HERE = Path(__file__).parent
 
 
-def create_app(registry: Registry) -> FastAPI:
+def create_app(registry: Registry, *, idv_only: bool = False) -> FastAPI:
+    """The whole service, or with ``idv_only`` the reference identity verification service
+    alone (``ssar idv serve``): its pages, the OpenID4VCI issuer and status lists."""
     app = FastAPI(
         title="SSAR",
         version="0.1.0",
@@ -49,6 +51,14 @@ def create_app(registry: Registry) -> FastAPI:
     @app.get("/.well-known/jwks.json", tags=["service"])
     def jwks(registry: RegistryDep) -> dict[str, Any]:
         return {"keys": [registry.signing_key.public_jwk()]}
+
+    if idv_only:
+        from ssar.idv.pages import router as idv_pages
+        from ssar.idv.routes import router as idv_router
+
+        app.include_router(idv_router)
+        app.include_router(idv_pages)
+        return app
 
     from ssar.admin.api import router as admin_router
     from ssar.directory.scim import router as scim_router
@@ -97,3 +107,12 @@ def create_app_from_env() -> FastAPI:
     registry = Registry(settings)
     registry.migrate()
     return create_app(registry)
+
+
+def create_idv_app_from_env() -> FastAPI:
+    """Factory for ``ssar idv serve``: the reference identity verification service alone."""
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    registry = Registry(settings)
+    registry.migrate()
+    return create_app(registry, idv_only=True)
