@@ -58,6 +58,11 @@ def demo(
         f"wallet[/bold] (it holds {NEWCOMER}'s identity credential). The profile "
         f"'{DEMO_PROFILE}' is in evaluation mode: nothing on the account changes."
     )
+    console.print(
+        f"The reference identity verification service is at {base}/idv: "
+        "[bold].venv/bin/ssar idv make-test-documents --portrait YOUR_PHOTO.jpg[/bold] makes a "
+        "specimen licence and passport chip files to try it with your own webcam."
+    )
     console.print("New pass later: [bold].venv/bin/ssar tap issue ada[/bold]. Stop with Ctrl+C.\n")
     if not serve:
         return
