@@ -6,6 +6,7 @@ import smtplib
 from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import structlog
@@ -14,6 +15,9 @@ from sqlalchemy.orm import Session
 
 from ssar.store.db import Database
 from ssar.store.tables import OutboxRow
+
+if TYPE_CHECKING:
+    from ssar.registry import Registry
 
 log = structlog.get_logger(__name__)
 
@@ -77,17 +81,30 @@ class SmtpSender:
 
 def deliver_pending(database: Database, sender: SmtpSender | None, *, now: datetime) -> int:
     """Send what is queued. Without a sender the messages stay in the outbox (demo mode shows
-    them at /dev/outbox). Returns how many were sent."""
+    them at /dev/outbox). Returns how many were sent.
+
+    Several processes may deliver at once: each message is claimed with a conditional UPDATE
+    (``sent_at`` set while it is still unset) before it is handed to SMTP, so it goes out once;
+    a failed send releases the claim and counts an attempt (at most 5)."""
     if sender is None:
         return 0
     with database.transaction() as session:
         pending = list(
             session.execute(
-                select(OutboxRow).where(OutboxRow.sent_at.is_(None), OutboxRow.attempts < 5)
+                select(OutboxRow.id).where(OutboxRow.sent_at.is_(None), OutboxRow.attempts < 5)
             ).scalars()
         )
     sent = 0
-    for row in pending:
+    for message_id in pending:
+        with database.transaction() as session:
+            claimed = session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == message_id, OutboxRow.sent_at.is_(None))
+                .values(sent_at=now, attempts=OutboxRow.attempts + 1)
+            ).rowcount  # type: ignore[attr-defined]
+            row = session.get(OutboxRow, message_id) if claimed else None
+        if row is None:
+            continue  # another process took it
         try:
             sender.send(to=row.to_address, subject=row.subject, body=row.body_text)
         except (OSError, smtplib.SMTPException) as exc:
@@ -96,14 +113,41 @@ def deliver_pending(database: Database, sender: SmtpSender | None, *, now: datet
                 session.execute(
                     update(OutboxRow)
                     .where(OutboxRow.id == row.id)
-                    .values(attempts=OutboxRow.attempts + 1, last_error=type(exc).__name__)
+                    .values(sent_at=None, last_error=type(exc).__name__)
                 )
             continue
-        with database.transaction() as session:
-            session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == row.id, OutboxRow.sent_at.is_(None))
-                .values(sent_at=now, attempts=OutboxRow.attempts + 1)
-            )
         sent += 1
     return sent
+
+
+class OutboxWorker:
+    """Delivers the outbox every ``interval`` seconds in a background thread of a serving
+    process (started and stopped with the application)."""
+
+    def __init__(self, registry: Registry, *, interval: float = 2.0) -> None:
+        import threading
+
+        self._registry = registry
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ssar-outbox", daemon=True)
+
+    def start(self) -> None:
+        if self._registry.mail_sender is not None:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                deliver_pending(
+                    self._registry.database,
+                    self._registry.mail_sender,
+                    now=self._registry.clock.now(),
+                )
+            except Exception:
+                log.exception("outbox_delivery_error")

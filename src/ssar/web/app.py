@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,20 @@ HERE = Path(__file__).parent
 def create_app(registry: Registry, *, idv_only: bool = False) -> FastAPI:
     """The whole service, or with ``idv_only`` the reference identity verification service
     alone (``ssar idv serve``): its pages, the OpenID4VCI issuer and status lists."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        from ssar.notify.outbox import OutboxWorker
+
+        worker = OutboxWorker(registry)  # mail leaves when SSAR_SMTP_URL is set
+        worker.start()
+        try:
+            yield
+        finally:
+            worker.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="SSAR",
         version="0.1.0",
         description="Self-service account recovery by identity proofing.",
