@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +46,40 @@ def head_turn_y4m(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return head_turn_video(
         np.ascontiguousarray(data.astronaut()), tmp_path_factory.mktemp("video") / "ada.y4m"
     )
+
+
+@pytest.fixture(scope="module")
+def second_head_turn_y4m(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same person on another day: other sensor noise, so no frame repeats the first
+    video's bytes (the service refuses a frame it has seen in any flow, R20)."""
+    from skimage import data
+
+    return head_turn_video(
+        np.ascontiguousarray(data.astronaut()),
+        tmp_path_factory.mktemp("video") / "ada-again.y4m",
+        seed=1,
+    )
+
+
+@pytest.fixture
+def two_cameras(head_turn_y4m: Path, second_head_turn_y4m: Path) -> Iterator[tuple[object, object]]:
+    """Two browsers whose fake cameras show the same person with different sensor noise."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is absent: install Debian's chromium (`make browser`)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        first, second = (
+            playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *fake_camera_args(video)]
+            )
+            for video in (head_turn_y4m, second_head_turn_y4m)
+        )
+        try:
+            yield first, second
+        finally:
+            first.close()
+            second.close()
 
 
 @pytest.fixture
@@ -174,6 +209,26 @@ def _authenticator(cdp: object) -> str:
     return str(answer["authenticatorId"])
 
 
+def _face_check_passes(page: object, registry: Registry, url: str) -> None:
+    """Press Start and wait for ``url``; a retry instead (a person would try again) fails the
+    test with the case's face checks, so a flaky capture shows its reason."""
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    page.locator("[data-face-start]").click()
+    retry = page.get_by_role("button", name="Try the face check again")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if page.url.startswith(url):
+            return
+        if retry.is_visible():
+            cases = registry.recovery.cases()
+            checks = [c for case in cases for c in case["checks"] if c["check"] == "face"]
+            raise AssertionError(f"the face check asked for a retry: {checks}")
+        page.wait_for_timeout(250)
+    raise AssertionError(f"no {url} after 90 s")
+
+
 def _tap_to_passkey(page: object, base: str, tap: str, label: str) -> None:
     from playwright.sync_api import Page, expect
 
@@ -269,8 +324,8 @@ def test_acceptance_story(
             page.wait_for_url(f"{base}/recover/face")
             expect(page.get_by_role("heading", name="Check your face")).to_be_visible()
             shot(page, "05-face")
-            page.locator("[data-face-start]").click()
             if mode == "someone_else":
+                page.locator("[data-face-start]").click()
                 # the burst is live and follows the challenge, but it is not the portrait's person
                 expect(page.get_by_text("The face check did not succeed")).to_be_visible(
                     timeout=90_000
@@ -283,7 +338,7 @@ def test_acceptance_story(
                 assert face[0]["detail"] == "mismatch"
                 assert face[0]["score"] < 70
                 return
-            page.wait_for_url(f"{base}/recover/result", timeout=90_000)
+            _face_check_passes(page, registry, f"{base}/recover/result")
             shot(page, "06-result")
 
             if mode == "evaluation":
@@ -336,7 +391,7 @@ def test_acceptance_story(
 
 
 def test_acceptance_story_with_the_reference_verification_service(
-    camera_chromium: object, tmp_path: Path, artifacts: Path
+    two_cameras: tuple[object, object], tmp_path: Path, artifacts: Path
 ) -> None:
     """The story with nothing mocked: Ada gets her credential from the built-in reference
     identity verification service (a generated driving licence, card images, and a live selfie
@@ -348,7 +403,9 @@ def test_acceptance_story_with_the_reference_verification_service(
 
     from ssar.idv.testdocs import make_licence
 
+    camera_chromium, later_camera = two_cameras
     assert isinstance(camera_chromium, Browser)
+    assert isinstance(later_camera, Browser)
     front, back, _ = make_licence(
         given="Ada",
         family="Lovelace",
@@ -422,8 +479,7 @@ def test_acceptance_story_with_the_reference_verification_service(
             )
             page.get_by_role("button", name="Check my card").click()
             page.wait_for_url(f"{base}/idv/selfie")
-            page.locator("[data-face-start]").click()
-            page.wait_for_url(f"{base}/idv/offer", timeout=90_000)
+            _face_check_passes(page, registry, f"{base}/idv/offer")
             expect(
                 page.get_by_role("heading", name="Your identity credential is ready")
             ).to_be_visible()
@@ -436,13 +492,24 @@ def test_acceptance_story_with_the_reference_verification_service(
             expect(page.locator("#received")).to_be_visible()
             shot(page, "03-received")
 
-            # back at SSAR: present it, face check, TAP, new passkey
+            # back at SSAR: present it, face check, TAP, new passkey. The camera is a second
+            # browser with the same cookies (a fake camera's frames repeat byte for byte when
+            # it restarts; a real one never does, and the service refuses repeated frames)
+            state = context.storage_state()
+            context.close()
+            context = later_camera.new_context(
+                viewport={"width": 1000, "height": 900}, storage_state=state
+            )
+            context.grant_permissions(["camera"], origin=base)
+            page = context.new_page()
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            cdp = context.new_cdp_session(page)
+            cdp.send("WebAuthn.enable")
             page.goto(f"{base}/recover/verify")
             page.get_by_role("button", name="Open the demo wallet").click()
             page.click("#share")
             page.wait_for_url(f"{base}/recover/face")
-            page.locator("[data-face-start]").click()
-            page.wait_for_url(f"{base}/recover/result", timeout=90_000)
+            _face_check_passes(page, registry, f"{base}/recover/result")
             expect(page.get_by_role("heading", name="You're verified")).to_be_visible()
             page.get_by_role("button", name="Show my Temporary Access Pass").click()
             tap = page.locator("#tap code").inner_text().strip()
