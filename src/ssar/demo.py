@@ -80,10 +80,11 @@ def seed_demo(registry: Registry) -> SeedReport:
 
 # --- recovery in the demo -------------------------------------------------------------------
 #
-# Until the reference identity verification service exists, the demo trusts a demo issuer whose
-# key lives in var/, and the demo web wallet holds an identity credential for the newcomer. The
-# profile is in evaluation mode with the face check off (the demo credential carries no photo of
-# the person at the keyboard), so trying recovery changes nothing.
+# The demo profile uses the reference verification service (/idv) and also trusts a demo issuer
+# whose key lives in var/: the demo web wallet already holds the newcomer's identity credential
+# from it, so recovery can be tried at once. The profile is in evaluation mode with the face
+# check off (the demo credential carries no photo of the person at the keyboard), so trying
+# recovery changes nothing.
 
 DEMO_ISSUER = "https://demo-issuer.ssar.invalid"
 DEMO_VCT = "urn:ssar:identity:1"
@@ -183,7 +184,7 @@ def seed_recovery_demo(registry: Registry) -> bool:
                         "priority": 100,
                         "include_groups": ["All Staff"],
                         "exclude_groups": ["Executives"],
-                        "provider": "openid4vp",
+                        "provider": "reference",
                         "credentials": {
                             "types": [DEMO_VCT],
                             "issuers": [{"iss": DEMO_ISSUER, "jwks": {"keys": [_public_jwk(key)]}}],
