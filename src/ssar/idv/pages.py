@@ -16,6 +16,7 @@ from ssar.idv.service import (
     VerificationService,
     document_error_message,
     licence_evidence,
+    mrz_evidence,
     passport_evidence,
 )
 from ssar.registry import Registry
@@ -103,6 +104,9 @@ async def _document(
             evidence = await run_in_threadpool(
                 licence_evidence, files["front"], files["back"], now=now
             )
+        elif kind == "mrz":
+            mrz, files = await _mrz_form(request)
+            evidence = await run_in_threadpool(mrz_evidence, mrz, files["photo"], now=now)
         else:
             files = await _files(request, ("sod", "dg1", "dg2"))
             service = verification(registry)
@@ -134,6 +138,31 @@ async def idv_licence(
     _csrf: Csrf,
 ) -> Response:
     return await _document(request, registry, templates, browser, "licence")
+
+
+async def _mrz_form(request: Request) -> tuple[str, dict[str, bytes]]:
+    async with request.form(max_files=1, max_fields=4) as form:
+        mrz = form.get("mrz")
+        photo = form.get("photo")
+        if not isinstance(mrz, str) or not mrz.strip() or len(mrz) > 200:
+            raise ValidationFailed("the machine readable zone is missing", field="mrz")
+        if not isinstance(photo, UploadFile):
+            raise ValidationFailed("the photo of the data page is missing", field="photo")
+        data = await photo.read(MAX_UPLOAD + 1)
+        if not data or len(data) > MAX_UPLOAD:
+            raise ValidationFailed("the photo is empty or larger than 8 MB", field="photo")
+    return mrz.strip().upper(), {"photo": data}
+
+
+@router.post("/idv/mrz")
+async def idv_mrz(
+    request: Request,
+    registry: RegistryDep,
+    templates: TemplatesDep,
+    browser: BrowserDep,
+    _csrf: Csrf,
+) -> Response:
+    return await _document(request, registry, templates, browser, "mrz")
 
 
 @router.post("/idv/passport")

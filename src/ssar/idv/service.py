@@ -6,7 +6,8 @@ A session starts with evidence that passed its own checks:
 * a driving licence or ID card: photos of the front (the portrait) and the back (the AAMVA
   PDF417), evidence strength ``STRONG``;
 * an ePassport's chip files (EF.SOD, DG1, DG2) that pass passive authentication against the
-  configured CSCA certificates, strength ``SUPERIOR`` (NIST SP 800-63A).
+  configured CSCA certificates, strength ``SUPERIOR`` (NIST SP 800-63A);
+* a typed machine readable zone (every check digit) and a photo of the data page, ``FAIR``.
 
 The person then takes a live selfie with a liveness challenge (the recovery flow's face check,
 R20-R24) matched against the document portrait. Only then is the credential offered.
@@ -110,6 +111,26 @@ def passport_evidence(
         birthdate=mrz.birthdate,
         document_number=mrz.document_number,
         portrait_jpeg=evidence.portrait_jpeg,
+    )
+
+
+def mrz_evidence(mrz_text: str, photo: bytes, *, now: datetime) -> DocumentEvidence:
+    """A passport or ID card from its machine readable zone (typed) and a photo of the data
+    page. Nothing cryptographic backs it, so the evidence is only ``FAIR``."""
+    from ssar.idv.mrz import parse_mrz
+    from ssar.idv.portrait import extract_portrait
+
+    mrz = parse_mrz(mrz_text, now=now)
+    portrait = extract_portrait(photo)
+    return DocumentEvidence(
+        document_type="passport" if mrz.document_type.startswith("P") else "idcard",
+        issuing_country=mrz.issuing_state,
+        strength="FAIR",
+        given_name=mrz.given_names,
+        family_name=mrz.family_name,
+        birthdate=mrz.birthdate,
+        document_number=mrz.document_number,
+        portrait_jpeg=portrait,
     )
 
 

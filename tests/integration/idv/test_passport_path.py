@@ -132,3 +132,44 @@ def test_a_selfie_of_another_person_is_refused(
         assert row.state == "selfie"
         assert row.face_score is not None
         assert row.face_score < 70
+
+
+def test_a_typed_mrz_with_a_photo_of_the_data_page_is_fair_evidence(
+    app: tuple[object, TestClient],  # noqa: F811
+) -> None:
+    from ssar.idv.testpassport import td3_zone
+    from ssar.store.tables import IdvSessionRow
+
+    registry, client = app
+    mrz = td3_zone(
+        given="Ada",
+        family="Lovelace",
+        number="UT1234567",
+        birthdate=date(1990, 12, 10),
+        expiry=date(2031, 6, 30),
+    )
+    photo = (Path(__file__).parents[3] / "src/ssar/idv/data/specimen-portrait.jpg").read_bytes()
+    page = client.get("/idv")
+    shown = client.post(
+        "/idv/mrz",
+        data={"csrf_token": _csrf(page.text), "mrz": mrz},
+        files={"photo": ("page.jpg", photo, "image/jpeg")},
+        follow_redirects=False,
+    )
+    assert shown.status_code == 303, shown.text[-500:]
+    from sqlalchemy import select
+
+    with registry.database.transaction() as session:  # type: ignore[attr-defined]
+        row = session.execute(select(IdvSessionRow)).scalar_one()
+        assert (row.strength, row.document_type, row.issuing_country) == ("FAIR", "passport", "UTO")
+    # one wrong check digit: refused with its code
+    broken = mrz[:-1] + ("0" if mrz[-1] != "0" else "1")
+    page = client.get("/idv")
+    refused = client.post(
+        "/idv/mrz",
+        data={"csrf_token": _csrf(page.text), "mrz": broken},
+        files={"photo": ("page.jpg", photo, "image/jpeg")},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422
+    assert 'data-code="mrz_check_digit"' in refused.text
