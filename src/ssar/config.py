@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     recovery: RecoveryPolicy = Field(default_factory=RecoveryPolicy)
     #: YAML file naming the OpenID Connect for Identity Assurance providers (docs/OIDC_IDA.md)
     oidc_ida_providers_file: Path | None = None
+    #: YAML naming the relying parties of the reference service's OpenID provider (docs/IDV.md)
+    idv_oidc_clients_file: Path | None = None
 
     @field_validator("base_url")
     @classmethod

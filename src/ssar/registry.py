@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ssar.admin.tokens import ApiTokenService
     from ssar.directory.service import DirectoryService
     from ssar.idv.oid4vci import IssuanceService
+    from ssar.idv.oidc_op import OpenIdProvider
     from ssar.openid4vp.service import PresentationService
     from ssar.profiles.service import ProfileService
     from ssar.recovery.service import RecoveryService
@@ -165,6 +166,20 @@ class Registry:
                 "iss": self.idv_issuance.issuer_id,
                 "jwks": self.idv_issuance.jwks(),
             },
+        )
+
+    @cached_property
+    def idv_openid_provider(self) -> OpenIdProvider:
+        """The reference verification service as an OpenID provider (OIDC4IDA)."""
+        from ssar.idv.oidc_op import OpenIdProvider, load_clients
+
+        return OpenIdProvider(
+            database=self.database,
+            clock=self.clock,
+            secret_key=self.secret_key,
+            key=self.idv_issuance.key,
+            issuer=self.idv_issuance.issuer_id,
+            clients=load_clients(self.settings.idv_oidc_clients_file),
         )
 
     @cached_property

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
 from ssar.errors import Gone, NotFound, ValidationFailed
-from ssar.idv.errors import DocumentError
+from ssar.idv.errors import DocumentError, IssuanceError
 from ssar.idv.service import (
     DocumentEvidence,
     VerificationService,
@@ -26,6 +26,59 @@ from ssar.web.pages import BrowserDep, Csrf, _page, _redirect
 
 router = APIRouter(include_in_schema=False)
 MAX_UPLOAD = 8 * 1024 * 1024
+OIDC_COOKIE = "ssar_idv_oidc"
+
+
+# --- the OpenID provider role (OIDC4IDA): a relying party sends the person here -------------
+
+
+@router.get("/idv/.well-known/openid-configuration")
+def openid_configuration(registry: RegistryDep) -> JSONResponse:
+    return JSONResponse(registry.idv_openid_provider.metadata())
+
+
+@router.get("/idv/oidc/authorize")
+def openid_authorize(request: Request, registry: RegistryDep) -> Response:
+    provider = registry.idv_openid_provider
+    pending = provider.check_request(dict(request.query_params))
+    response = _redirect("/idv")
+    response.set_cookie(
+        OIDC_COOKIE,
+        provider.seal_request(pending),
+        max_age=30 * 60,
+        path="/",
+        secure=registry.settings.https,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+@router.post("/idv/oidc/token")
+async def openid_token(request: Request, registry: RegistryDep) -> JSONResponse:
+    async with request.form(max_fields=8) as form:
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        answer = registry.idv_openid_provider.token(fields)
+    except IssuanceError as exc:
+        return JSONResponse({"error": exc.code, "error_description": exc.detail}, status_code=400)
+    return JSONResponse(answer, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/idv/oidc/userinfo")
+def openid_userinfo(request: Request, registry: RegistryDep) -> JSONResponse:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    try:
+        if scheme.lower() != "bearer" or not token:
+            raise IssuanceError("a bearer token is required", code="invalid_token")
+        answer = registry.idv_openid_provider.userinfo(token)
+    except IssuanceError as exc:
+        return JSONResponse(
+            {"error": exc.code, "error_description": exc.detail},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return JSONResponse(answer)
 
 
 def verification(registry: Registry) -> VerificationService:
@@ -224,12 +277,20 @@ async def idv_selfie_submit(request: Request, registry: RegistryDep, _csrf: Csrf
     handle = _handle(request, registry)
     token, frames = await _frames(request)
     service = verification(registry)
+    provider = registry.idv_openid_provider
+    pending = provider.open_request(request.cookies.get(OIDC_COOKIE))
     try:
         view = await run_in_threadpool(
-            lambda: service.submit_selfie(handle, token=token, frames=frames)
+            lambda: service.submit_selfie(handle, token=token, frames=frames, offer=pending is None)
         )
     except Gone:
         return JSONResponse({"redirect": "/idv/offer"})
+    if pending is not None and view.identity is not None and view.document_hash is not None:
+        # an OpenID Connect relying party sent the person: back to it with a code
+        back = provider.grant(pending, identity=view.identity, document_hash=view.document_hash)
+        response = JSONResponse({"redirect": back})
+        response.delete_cookie(OIDC_COOKIE, path="/")
+        return response
     if view.state == "selfie":
         return JSONResponse(
             {

@@ -72,6 +72,9 @@ class SessionView:
     attempts_left: int = MAX_FACE_FAILURES
     message: str | None = None
     offer: Mapping[str, Any] | None = None  # link, qr_url, tx_code (shown to the person only)
+    #: the verified identity, handed to the OpenID provider role instead of an offer
+    identity: Mapping[str, Any] | None = field(default=None, repr=False)
+    document_hash: str | None = None
 
 
 def licence_evidence(front: bytes, back: bytes, *, now: datetime) -> DocumentEvidence:
@@ -245,7 +248,9 @@ class VerificationService:
             "deadline": challenge.deadline.isoformat(),
         }
 
-    def submit_selfie(self, handle: str, *, token: str, frames: Sequence[bytes]) -> SessionView:
+    def submit_selfie(
+        self, handle: str, *, token: str, frames: Sequence[bytes], offer: bool = True
+    ) -> SessionView:
         """Liveness + match with the document portrait (threshold 70); then the offer."""
         from ssar.recovery.facecheck import run_face_check
 
@@ -259,7 +264,7 @@ class VerificationService:
                 )
             except SealError as exc:
                 raise Gone("the document evidence cannot be opened") from exc
-            nonce, session_id = row.nonce, row.id
+            nonce, session_id, document_hash = row.nonce, row.id, row.document_hash
         portrait = base64.b64decode(evidence.pop("portrait"))
         outcome = run_face_check(
             portrait=portrait,
@@ -300,8 +305,16 @@ class VerificationService:
                 "time": now.isoformat(),
             },
         }
-        offer = self._issuance.create_offer(identity, portrait)
-        view = {"link": offer.link, "qr_url": offer.qr_url, "tx_code": offer.tx_code}
+        if not offer:  # an OpenID Connect relying party asked: it gets verified_claims instead
+            with self._db.transaction() as session:
+                row = self._row(session, handle, lock=True)
+                row.state, row.face_score, row.finished_at = "asserted", outcome.confidence, now
+                row.evidence_sealed = None
+            return SessionView(
+                handle=handle, state="asserted", identity=identity, document_hash=document_hash
+            )
+        created = self._issuance.create_offer(identity, portrait)
+        view = {"link": created.link, "qr_url": created.qr_url, "tx_code": created.tx_code}
         with self._db.transaction() as session:
             row = self._row(session, handle, lock=True)
             row.state, row.face_score, row.finished_at = "offered", outcome.confidence, now

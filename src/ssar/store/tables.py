@@ -547,3 +547,24 @@ class IdvSessionRow(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+
+
+class IdvOidcGrantRow(Base):
+    """An authorization the reference service's OpenID provider granted after a verification:
+    the code (then the access token) by keyed hash, the verified claims encrypted, erased when
+    the token expires or is used up."""
+
+    __tablename__ = "idv_oidc_grants"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(256))
+    redirect_uri: Mapped[str] = mapped_column(String(2048))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    nonce: Mapped[str] = mapped_column(String(256))
+    subject: Mapped[str] = mapped_column(String(64))
+    claims_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
