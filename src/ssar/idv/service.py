@@ -284,6 +284,7 @@ class VerificationService:
                 if outcome.code != "challenge_expired":
                     row.face_failures += 1
                 row.face_score = outcome.confidence
+                row.reason = outcome.code[:64]  # the last refusal's code (e.g. mismatch)
                 if row.face_failures >= MAX_FACE_FAILURES or outcome.code.startswith("portrait_"):
                     row.state, row.reason, row.finished_at = "failed", outcome.code, now
                     row.evidence_sealed = None

@@ -130,6 +130,7 @@ def test_a_selfie_of_another_person_is_refused(
     with registry.database.transaction() as session:  # type: ignore[attr-defined]
         row = session.execute(select(IdvSessionRow)).scalar_one()
         assert row.state == "selfie"
+        assert row.reason == "mismatch"
         assert row.face_score is not None
         assert row.face_score < 70
 
