@@ -26,6 +26,7 @@ FPS = 10
 FACE_WIDTH = 140
 HOLD_SECONDS = 1.2
 TRANSITION_FRAMES = 3
+LOOPS = 2
 # cylinder turns read as clearly left / right on scikit-image's astronaut (yaw ~ +28 / -30)
 LEFT_DEGREES = 45.0
 RIGHT_DEGREES = -50.0
@@ -104,12 +105,16 @@ def head_turn_frames(
     left_degrees: float = LEFT_DEGREES,
     right_degrees: float = RIGHT_DEGREES,
 ) -> list[Rgb]:
-    """The frames of ``head_turn_video``."""
+    """The frames of ``head_turn_video``: ``LOOPS`` turns, each with its own jitter and noise,
+    so that no frame repeats within 12 s (a challenge that ends straight after a right turn
+    would otherwise capture the video's first frame again, byte for byte, which the service
+    refuses as a replay)."""
     base = webcam_frame(photo_rgb)
     box: FaceBox = find_single_face(base).box
     rng = np.random.default_rng(seed)
     frames = []
-    for degrees in head_turn_angles(left_degrees=left_degrees, right_degrees=right_degrees):
+    angles = head_turn_angles(left_degrees=left_degrees, right_degrees=right_degrees)
+    for degrees in angles * LOOPS:
         wobble = rng.uniform(-1.5, 1.5)
         frames.append(_jittered(turn_head(base, box, degrees + wobble), rng))
     return frames
@@ -124,7 +129,8 @@ def head_turn_video(
     right_degrees: float = RIGHT_DEGREES,
 ) -> Path:
     """A Y4M loop of the person of ``photo_rgb`` looking straight, to their left, straight,
-    to their right (6.0 s at 10 fps), written to ``path``; returns ``path``."""
+    to their right (6.0 s at 10 fps, twice with other noise), written to ``path``; returns
+    ``path``."""
     frames = head_turn_frames(
         photo_rgb, seed=seed, left_degrees=left_degrees, right_degrees=right_degrees
     )
