@@ -10,12 +10,14 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ssar.errors import ConfigurationError
@@ -108,3 +110,15 @@ class SigningKey:
     @property
     def kid(self) -> str:
         return str(self.public_jwk()["kid"])
+
+    def sign_jwt(self, header: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
+        """A compact ES256 JWS over the JSON of ``payload``; ``alg`` and ``kid`` are set."""
+
+        def encode(obj: Mapping[str, Any]) -> str:
+            return b64url(json.dumps(dict(obj), separators=(",", ":")).encode("utf-8"))
+
+        protected = {"alg": "ES256", "kid": self.kid, **header}
+        signing_input = f"{encode(protected)}.{encode(payload)}"
+        der = self.private_key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        return f"{signing_input}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"

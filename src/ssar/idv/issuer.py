@@ -21,10 +21,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
 from ssar.credentials.jose import b64url_encode
 from ssar.errors import ValidationFailed
 from ssar.keys import SigningKey
@@ -52,15 +48,7 @@ def load_issuer_key(var_dir: Path) -> SigningKey:
 
 def sign_jwt(key: SigningKey, header: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
     """A compact ES256 JWS over the JSON of ``payload`` with ``alg`` and ``kid`` in the header."""
-
-    def encode(obj: Mapping[str, Any]) -> str:
-        return b64url_encode(json.dumps(dict(obj), separators=(",", ":")).encode("utf-8"))
-
-    protected = {"alg": "ES256", "kid": key.kid, **header}
-    signing_input = f"{encode(protected)}.{encode(payload)}"
-    der = key.private_key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
-    r, s = decode_dss_signature(der)
-    return f"{signing_input}.{b64url_encode(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+    return key.sign_jwt(header, payload)
 
 
 # --- the claims ------------------------------------------------------------------------------

@@ -26,15 +26,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import yaml
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from sqlalchemy import select, update
 
 from ssar.clock import Clock
 from ssar.errors import ConfigurationError
 from ssar.idv.errors import IssuanceError
-from ssar.keys import SecretKey, SigningKey
+from ssar.keys import SecretKey, SigningKey, b64url
 from ssar.store.db import Database
 from ssar.store.tables import IdvOidcGrantRow
 
@@ -46,10 +43,6 @@ _COOKIE_PURPOSE = "idv/oidc-request"
 _CLAIMS_PURPOSE = "idv/oidc-claims"
 #: what the verified_claims can carry (the document's names and birth date)
 CLAIMS = ("given_name", "family_name", "birthdate")
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _fail(code: str, detail: str) -> IssuanceError:
@@ -164,7 +157,7 @@ class OpenIdProvider:
 
     def seal_request(self, request: AuthorizationRequest) -> str:
         blob = self._secret.encrypt(_COOKIE_PURPOSE, json.dumps(request.to_json()).encode())
-        return _b64(blob)
+        return b64url(blob)
 
     def open_request(self, cookie: str | None) -> AuthorizationRequest | None:
         if not cookie:
@@ -222,7 +215,7 @@ class OpenIdProvider:
                 "redirect_uri"
             ):
                 raise _fail("invalid_grant", "client_id or redirect_uri does not match the code")
-            challenge = _b64(hashlib.sha256(verifier.encode("ascii", "replace")).digest())
+            challenge = b64url(hashlib.sha256(verifier.encode("ascii", "replace")).digest())
             if not hmac.compare_digest(challenge, row.code_challenge):
                 raise _fail("invalid_grant", "the PKCE verifier does not match")
             taken = session.execute(
@@ -298,13 +291,4 @@ class OpenIdProvider:
             )
 
     def _sign(self, claims: Mapping[str, Any]) -> str:
-        header = {"alg": "ES256", "typ": "JWT", "kid": self._key.kid}
-        signing_input = (
-            _b64(json.dumps(header, separators=(",", ":")).encode())
-            + "."
-            + _b64(json.dumps(dict(claims), separators=(",", ":")).encode())
-        )
-        private = self._key.private_key
-        assert isinstance(private, ec.EllipticCurvePrivateKey)
-        r, s = decode_dss_signature(private.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
-        return f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+        return self._key.sign_jwt({"typ": "JWT"}, claims)

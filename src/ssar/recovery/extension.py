@@ -21,9 +21,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from ssar.clock import Clock
 from ssar.credentials.jose import b64url_encode, loads_json
@@ -188,7 +185,6 @@ class ExtensionClient:
     ) -> None:
         self._http = http
         self._key = signing_key
-        self._kid = signing_key.kid
         self._issuer = issuer
         self._clock = clock
 
@@ -197,7 +193,6 @@ class ExtensionClient:
         the service's base URL, ``aud`` the endpoint URL exactly, 60 s lifetime, random ``jti``,
         and ``body_sha256`` (base64url SHA-256 of the body) so it cannot carry another body."""
         issued_at = int(self._clock.now().timestamp())
-        header = {"alg": "ES256", "typ": "JWT", "kid": self._kid}
         payload = {
             "iss": self._issuer,
             "aud": url,
@@ -206,14 +201,7 @@ class ExtensionClient:
             "jti": secrets.token_urlsafe(16),
             "body_sha256": b64url_encode(hashlib.sha256(body).digest()),
         }
-        signing_input = ".".join(
-            b64url_encode(json.dumps(part, separators=(",", ":")).encode())
-            for part in (header, payload)
-        )
-        der = self._key.private_key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
-        r, s = decode_dss_signature(der)
-        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-        return f"{signing_input}.{b64url_encode(signature)}"
+        return self._key.sign_jwt({"typ": "JWT"}, payload)
 
     def validate(
         self,
