@@ -258,14 +258,10 @@ async def idv_selfie_probe(request: Request, registry: RegistryDep, _csrf: Csrf)
     from starlette.concurrency import run_in_threadpool
 
     from ssar.recovery.service import probe_pose
+    from ssar.web.recovery import read_frame
 
     _handle(request, registry)
-    async with request.form(max_files=1, max_fields=2) as form:
-        frame = form.get("frame")
-        if not isinstance(frame, UploadFile):
-            raise ValidationFailed("the frame is missing", field="frame")
-        data = await frame.read(2 * 1024 * 1024 + 1)
-    return JSONResponse(await run_in_threadpool(probe_pose, data))
+    return JSONResponse(await run_in_threadpool(probe_pose, await read_frame(request)))
 
 
 @router.post("/idv/selfie")

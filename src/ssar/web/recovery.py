@@ -101,6 +101,18 @@ async def _frames(request: Request) -> tuple[str, list[bytes]]:
     return token, frames
 
 
+async def read_frame(request: Request) -> bytes:
+    """The one JPEG frame (multipart ``frame``) a capture page sends to have its pose read."""
+    async with request.form(max_files=1, max_fields=2) as form:
+        frame = form.get("frame")
+        if not isinstance(frame, UploadFile):
+            raise ValidationFailed("the frame is missing", field="frame")
+        data = await frame.read(MAX_FRAME_BYTES + 1)
+    if len(data) > MAX_FRAME_BYTES:
+        raise ValidationFailed("the frame is larger than 2 MB", field="frame")
+    return data
+
+
 @api.post("/flows/{handle}/face")
 async def submit_face(handle: str, request: Request, registry: RegistryDep) -> dict[str, Any]:
     """A burst of challenge frames (multipart: ``token`` and JPEG files ``frames``)."""
@@ -290,13 +302,7 @@ def recover_face(
 
 @pages.post("/recover/face/probe")
 async def recover_face_probe(request: Request, registry: RegistryDep, _csrf: Csrf) -> JSONResponse:
-    async with request.form(max_files=1, max_fields=2) as form:
-        frame = form.get("frame")
-        if not isinstance(frame, UploadFile):
-            raise ValidationFailed("the frame is missing", field="frame")
-        data = await frame.read(MAX_FRAME_BYTES + 1)
-    if len(data) > MAX_FRAME_BYTES:
-        raise ValidationFailed("the frame is larger than 2 MB", field="frame")
+    data = await read_frame(request)
     result = await _run_sync(registry.recovery.probe_frame, _handle(request, registry), data)
     return JSONResponse(result)
 
