@@ -19,6 +19,7 @@ from ssar.store.migrate import upgrade
 if TYPE_CHECKING:
     import httpx
 
+    from ssar.admin.roles import AdminRoleService
     from ssar.admin.tokens import ApiTokenService
     from ssar.directory.service import DirectoryService
     from ssar.idv.oid4vci import IssuanceService
@@ -63,6 +64,12 @@ class Registry:
         from ssar.admin.tokens import ApiTokenService
 
         return ApiTokenService(database=self.database, clock=self.clock, secret_key=self.secret_key)
+
+    @cached_property
+    def admin_roles(self) -> AdminRoleService:
+        from ssar.admin.roles import AdminRoleService
+
+        return AdminRoleService(database=self.database, clock=self.clock)
 
     @cached_property
     def directory(self) -> DirectoryService:

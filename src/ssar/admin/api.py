@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from ssar.web.auth import AdminPrincipal
+from ssar.web.auth import AdminReader, AdminUsersManager
 from ssar.web.deps import RegistryDep, client_ip
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -37,7 +37,7 @@ class TapIssueResponse(BaseModel):
 def issue_tap(
     username: str,
     body: TapIssueRequest,
-    principal: AdminPrincipal,
+    principal: AdminUsersManager,
     registry: RegistryDep,
     request: Request,
 ) -> TapIssueResponse:
@@ -53,13 +53,11 @@ def issue_tap(
 
 @router.get("/recovery/cases", summary="Recent recovery cases, newest first")
 def recovery_cases(
-    principal: AdminPrincipal, registry: RegistryDep, limit: int = 100
+    principal: AdminReader, registry: RegistryDep, limit: int = 100
 ) -> dict[str, object]:
     return {"cases": registry.recovery.cases(limit=max(1, min(limit, 1000)))}
 
 
 @router.get("/recovery/cases/{case_id}", summary="One recovery case with every check's outcome")
-def recovery_case(
-    case_id: str, principal: AdminPrincipal, registry: RegistryDep
-) -> dict[str, object]:
+def recovery_case(case_id: str, principal: AdminReader, registry: RegistryDep) -> dict[str, object]:
     return registry.recovery.case(case_id)

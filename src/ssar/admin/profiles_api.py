@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from ssar.profiles.models import Profile, ProfileDecision
 from ssar.profiles.schema import ProfileFields
-from ssar.web.auth import AdminPrincipal
+from ssar.web.auth import AdminPrincipal, AdminReader
 from ssar.web.deps import RegistryDep
 
 router = APIRouter(prefix="/api/admin/profiles", tags=["admin", "profiles"])
@@ -130,7 +130,7 @@ class DecisionView(BaseModel):
 
 
 @router.get("", response_model=ProfileList, summary="List profiles in priority order")
-def list_profiles(principal: AdminPrincipal, registry: RegistryDep) -> ProfileList:
+def list_profiles(principal: AdminReader, registry: RegistryDep) -> ProfileList:
     return ProfileList(profiles=[ProfileView.of(p) for p in registry.profiles.list()])
 
 
@@ -139,12 +139,12 @@ def list_profiles(principal: AdminPrincipal, registry: RegistryDep) -> ProfileLi
     response_model=DecisionView,
     summary="The profile that applies to a user, and why",
 )
-def which_profile(username: str, principal: AdminPrincipal, registry: RegistryDep) -> DecisionView:
+def which_profile(username: str, principal: AdminReader, registry: RegistryDep) -> DecisionView:
     return DecisionView.of(registry.profiles.which(username))
 
 
 @router.get("/{name}", response_model=ProfileView, summary="Get a profile")
-def get_profile(name: str, principal: AdminPrincipal, registry: RegistryDep) -> ProfileView:
+def get_profile(name: str, principal: AdminReader, registry: RegistryDep) -> ProfileView:
     return ProfileView.of(registry.profiles.get(name))
 
 

@@ -15,7 +15,7 @@ from ssar.keys import SecretKey
 from ssar.store.db import Database
 from ssar.store.tables import ApiTokenRow
 
-SCOPES = frozenset({"admin", "scim"})
+SCOPES = frozenset({"admin", "admin:read", "scim"})
 PREFIX = "ssar_"
 HASH_PURPOSE = "api-token"
 
@@ -76,7 +76,9 @@ class ApiTokenService:
             session.add(row)
         return IssuedToken(id=row.id, name=row.name, scopes=wanted, token=token)
 
-    def authenticate(self, token: str, *, required_scope: str) -> TokenPrincipal:
+    def authenticate(self, token: str, *, required_scope: str | frozenset[str]) -> TokenPrincipal:
+        """The token's principal when it holds ``required_scope`` (or one of a set of them)."""
+        wanted = frozenset({required_scope}) if isinstance(required_scope, str) else required_scope
         if not token.startswith(PREFIX):
             raise AuthenticationFailed("invalid token")
         digest = self._key.keyed_hash(HASH_PURPOSE, token)
@@ -88,8 +90,8 @@ class ApiTokenService:
             if row is None or row.revoked_at is not None:
                 raise AuthenticationFailed("invalid token")
             scopes = frozenset(row.scopes.split())
-            if required_scope not in scopes:
-                raise PermissionDenied(f"this token lacks the {required_scope!r} scope")
+            if not scopes & wanted:
+                raise PermissionDenied(f"this token lacks the {' or '.join(sorted(wanted))} scope")
             if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
                 row.last_used_at = now
             return TokenPrincipal(id=row.id, name=row.name, scopes=scopes)

@@ -25,7 +25,7 @@ from ssar.profiles.models import Profile
 from ssar.recovery.validation import Decision, admin_addresses
 from ssar.signin.common import notification_addresses
 from ssar.signin.sessions import revoke_user_sessions
-from ssar.signin.tap import issue_tap
+from ssar.signin.tap import effective_policy, issue_tap
 from ssar.store.tables import (
     AuthMethodRow,
     RecoveryEvidenceRow,
@@ -87,7 +87,7 @@ def restore(
         issued = issue_tap(
             session,
             user=user,
-            policy=settings.tap,
+            policy=effective_policy(session, settings.tap),
             secret_key=service.secret_key,
             clock=service.clock,
             actor="recovery",

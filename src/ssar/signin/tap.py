@@ -30,7 +30,7 @@ from ssar.keys import SecretKey
 from ssar.signin.common import audit, find_user
 from ssar.signin.models import IssuedTap, RedeemedTap
 from ssar.store.db import Database
-from ssar.store.tables import AuthMethodRow, UserRow
+from ssar.store.tables import AuthMethodRow, TenantSettingRow, UserRow
 
 ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"  # base58
 BITS_PER_CHAR = math.log2(len(ALPHABET))
@@ -38,6 +38,7 @@ MIN_ENTROPY_BITS = 64
 MIN_LENGTH = math.ceil(MIN_ENTROPY_BITS / BITS_PER_CHAR)  # 11
 MAX_LENGTH = 48
 HASH_PURPOSE = "tap"
+POLICY_KEY = "tap_policy"
 
 
 def tap_entropy_bits(length: int) -> float:
@@ -65,6 +66,14 @@ def hash_tap(secret_key: SecretKey, tap: str) -> str:
     return secret_key.keyed_hash(HASH_PURPOSE, tap)
 
 
+def effective_policy(session: Session, default: TapPolicy) -> TapPolicy:
+    """The tenant's TAP policy: what an admin set in the admin center, else the environment's."""
+    row = session.get(TenantSettingRow, POLICY_KEY)
+    if row is None:
+        return default
+    return TapPolicy.model_validate({**default.model_dump(), **row.value})
+
+
 def issue_tap(
     session: Session,
     *,
@@ -77,8 +86,10 @@ def issue_tap(
     one_time: bool | None = None,
     length: int | None = None,
     ip: str | None = None,
+    reason: str | None = None,
 ) -> IssuedTap:
-    """Issue a TAP inside the caller's unit of work (recovery restores accounts with this too)."""
+    """Issue a TAP inside the caller's unit of work (recovery restores accounts with this too).
+    ``reason`` is the helpdesk's justification, kept in the audit event."""
     lifetime = policy.lifetime_minutes if lifetime_minutes is None else lifetime_minutes
     if not policy.min_lifetime_minutes <= lifetime <= policy.max_lifetime_minutes:
         raise ValidationFailed(
@@ -130,6 +141,7 @@ def issue_tap(
             "expires_at": row.expires_at.isoformat() if row.expires_at else None,
             "one_time": single_use,
             "replaced": int(replaced or 0),
+            **({"reason": reason} if reason else {}),
         },
     )
     assert row.expires_at is not None
@@ -201,8 +213,40 @@ class TapService:
         self._key = secret_key
 
     @property
-    def policy(self) -> TapPolicy:
+    def default_policy(self) -> TapPolicy:
+        """The policy from the environment (``SSAR_TAP_*``)."""
         return self._policy
+
+    @property
+    def policy(self) -> TapPolicy:
+        """The policy in force: the admin center's, else the environment's."""
+        with self._db.transaction() as session:
+            return effective_policy(session, self._policy)
+
+    def set_policy(self, policy: TapPolicy, *, actor: str, ip: str | None = None) -> TapPolicy:
+        """Store ``policy`` for every process (validated again: 11+ characters, R25)."""
+        check_length(policy.length)
+        value = policy.model_dump()
+        now = self._clock.now()
+        with self._db.transaction() as session:
+            row = session.get(TenantSettingRow, POLICY_KEY)
+            before = None if row is None else dict(row.value)
+            if row is None:
+                session.add(
+                    TenantSettingRow(key=POLICY_KEY, value=value, updated_at=now, updated_by=actor)
+                )
+            else:
+                row.value, row.updated_at, row.updated_by = value, now, actor
+            audit(
+                session,
+                "tap_policy.updated",
+                at=now,
+                actor=actor,
+                user_id=None,
+                ip=ip,
+                data={"before": before, "after": value},
+            )
+        return policy
 
     def issue(
         self,
@@ -213,6 +257,7 @@ class TapService:
         one_time: bool | None = None,
         length: int | None = None,
         ip: str | None = None,
+        reason: str | None = None,
     ) -> IssuedTap:
         with self._db.transaction() as session:
             user = find_user(session, username)
@@ -221,7 +266,7 @@ class TapService:
             return issue_tap(
                 session,
                 user=user,
-                policy=self._policy,
+                policy=effective_policy(session, self._policy),
                 secret_key=self._key,
                 clock=self._clock,
                 actor=actor,
@@ -229,4 +274,5 @@ class TapService:
                 one_time=one_time,
                 length=length,
                 ip=ip,
+                reason=reason,
             )

@@ -201,6 +201,34 @@ class ApiTokenRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
+# --- admin center (owned by ssar.admin) -----------------------------------------------------
+
+
+class AdminRoleRow(Base):
+    """A user's role in the admin center. Holding a role makes the user privileged (R6)."""
+
+    __tablename__ = "admin_roles"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(32))  # global_admin | helpdesk | reader
+    granted_at: Mapped[datetime]
+    granted_by: Mapped[str] = mapped_column(String(256))
+
+
+class TenantSettingRow(Base):
+    """A setting an admin changed in the admin center (e.g. ``tap_policy``); it overrides the
+    environment's default for every process."""
+
+    __tablename__ = "tenant_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(256))
+
+
 # --- notifications and audit ---------------------------------------------------------------
 
 

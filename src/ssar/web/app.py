@@ -81,6 +81,7 @@ def create_app(registry: Registry, *, idv_only: bool = False) -> FastAPI:
 
     app.include_router(scim_router)
     app.include_router(admin_router)
+    _install_admin_center(app)
     from ssar.admin.profiles_api import router as profiles_router
 
     app.include_router(profiles_router)
@@ -113,6 +114,26 @@ def create_app(registry: Registry, *, idv_only: bool = False) -> FastAPI:
 
         app.include_router(dev_router)
     return app
+
+
+def _install_admin_center(app: FastAPI) -> None:
+    """The admin center's pages (``ssar.admin.pages``); without a passkey session they send the
+    browser to ``/admin/signin``."""
+    import importlib
+
+    from fastapi import Request
+    from fastapi.responses import RedirectResponse
+
+    from ssar.admin.pages import AREAS
+    from ssar.admin.web import AdminSignInRequired
+
+    for area in AREAS:
+        module = importlib.import_module(f"ssar.admin.pages.{area}")
+        app.include_router(module.router)
+
+    @app.exception_handler(AdminSignInRequired)
+    async def _admin_signin(request: Request, exc: AdminSignInRequired) -> Response:
+        return RedirectResponse("/admin/signin", status_code=303)
 
 
 def create_app_from_env() -> FastAPI:

@@ -87,6 +87,8 @@ class PasskeyOptionsRequest(BaseModel):
 class PasskeyCredentialRequest(BaseModel):
     credential: dict[str, Any]
     label: str = Field(default="", max_length=256)
+    #: where to go after signing in: only ``/admin…`` or ``/security-info…`` (no open redirect)
+    next: str | None = Field(default=None, max_length=512)
 
 
 # --- response helpers ------------------------------------------------------------------------
@@ -142,6 +144,15 @@ def _page(
     }
     response = templates.TemplateResponse(request, name, values)
     return _with_cookies(response, registry, browser)
+
+
+def safe_next(value: str | None) -> str | None:
+    """A post-sign-in target: only a path on this site under ``/admin`` or ``/security-info``."""
+    if not value or not value.startswith(("/admin", "/security-info")):
+        return None
+    if "//" in value or "\\" in value or any(ord(c) < 0x20 for c in value):
+        return None
+    return value
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -251,7 +262,7 @@ def signin_passkey(
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
-    response = JSONResponse({"redirect": "/security-info"})
+    response = JSONResponse({"redirect": safe_next(body.next) or "/security-info"})
     return _with_cookies(response, registry, browser, issued=result.session)
 
 

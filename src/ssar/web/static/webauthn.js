@@ -125,7 +125,9 @@
     var username = button.getAttribute("data-username");
     var options = await postJSON("/signin/passkey/options", username ? { username: username } : {});
     var credential = await navigator.credentials.get({ publicKey: requestOptions(options.publicKey) });
-    var result = await postJSON("/signin/passkey", { credential: assertionJSON(credential) });
+    var body = { credential: assertionJSON(credential) };
+    if (button.getAttribute("data-next")) body.next = button.getAttribute("data-next");
+    var result = await postJSON("/signin/passkey", body);
     window.location.assign(result.redirect);
   }
 

@@ -1,0 +1,7 @@
+"""Admin center: providers pages."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
