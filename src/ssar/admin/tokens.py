@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from ssar.audit.log import AuditLog
 from ssar.clock import Clock
 from ssar.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
 from ssar.keys import SecretKey
@@ -55,7 +56,7 @@ class ApiTokenService:
         self._clock = clock
         self._key = secret_key
 
-    def create(self, *, name: str, scopes: Sequence[str]) -> IssuedToken:
+    def create(self, *, name: str, scopes: Sequence[str], actor: str = "cli") -> IssuedToken:
         wanted = tuple(dict.fromkeys(scopes))
         unknown = set(wanted) - SCOPES
         if not wanted or unknown:
@@ -74,6 +75,13 @@ class ApiTokenService:
         )
         with self._db.transaction() as session:
             session.add(row)
+            session.flush()
+            AuditLog(session).append(
+                "api_token.created",
+                at=row.created_at,
+                actor=actor,
+                data={"token_id": row.id, "name": row.name, "scopes": list(wanted)},
+            )
         return IssuedToken(id=row.id, name=row.name, scopes=wanted, token=token)
 
     def authenticate(self, token: str, *, required_scope: str | frozenset[str]) -> TokenPrincipal:
@@ -96,15 +104,19 @@ class ApiTokenService:
                 row.last_used_at = now
             return TokenPrincipal(id=row.id, name=row.name, scopes=scopes)
 
-    def revoke(self, token_id: str) -> None:
+    def revoke(self, token_id: str, *, actor: str = "cli") -> None:
+        now = self._clock.now()
         with self._db.transaction() as session:
             result = session.execute(
                 update(ApiTokenRow)
                 .where(ApiTokenRow.id == token_id, ApiTokenRow.revoked_at.is_(None))
-                .values(revoked_at=self._clock.now())
+                .values(revoked_at=now)
             )
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFound(f"no active token with id {token_id}")
+            AuditLog(session).append(
+                "api_token.revoked", at=now, actor=actor, data={"token_id": token_id}
+            )
 
     def list(self) -> list[TokenInfo]:
         with self._db.transaction() as session:

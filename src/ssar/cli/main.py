@@ -87,6 +87,9 @@ def _register_subcommands() -> None:
     from ssar.cli import idv
 
     app.add_typer(idv.app, name="idv")
+    from ssar.cli import admins
+
+    app.add_typer(admins.app, name="admins")
 
 
 _register_subcommands()
