@@ -45,6 +45,8 @@ DEMO_USERS: tuple[DemoUser, ...] = (
 
 #: the demo user who gets a Temporary Access Pass to register a first passkey
 NEWCOMER = "ada"
+#: the demo's global administrator (admin center at /admin), also given a TAP
+DEMO_ADMIN = "margaret"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ def seed_demo(registry: Registry) -> SeedReport:
                 actor="demo",
             )
             users_created += 1
+    if registry.admin_roles.role_of(directory.get_user(DEMO_ADMIN).id) is None:
+        registry.admin_roles.grant(DEMO_ADMIN, "global_admin", actor="demo")
     return SeedReport(groups_created=groups_created, users_created=users_created)
 
 

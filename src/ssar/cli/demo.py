@@ -9,7 +9,14 @@ import typer
 from rich.table import Table
 
 from ssar.cli.common import console, open_registry
-from ssar.demo import DEMO_PROFILE, DEMO_USERS, NEWCOMER, seed_demo, seed_recovery_demo
+from ssar.demo import (
+    DEMO_ADMIN,
+    DEMO_PROFILE,
+    DEMO_USERS,
+    NEWCOMER,
+    seed_demo,
+    seed_recovery_demo,
+)
 
 
 def demo(
@@ -30,6 +37,11 @@ def demo(
         actor="demo",
         lifetime_minutes=registry.settings.tap.max_lifetime_minutes,
     )
+    admin_tap = registry.signin.taps.issue(
+        username=DEMO_ADMIN,
+        actor="demo",
+        lifetime_minutes=registry.settings.tap.max_lifetime_minutes,
+    )
     _ = registry.secret_key, registry.signing_key
     registry.close()
 
@@ -38,6 +50,8 @@ def demo(
         note = "administrator" if user.privileged else ""
         if user.username == NEWCOMER:
             note = "has the Temporary Access Pass below"
+        if user.username == DEMO_ADMIN:
+            note = "global administrator (admin center), TAP below"
         table.add_row(user.username, f"{user.given_name} {user.family_name}", user.group, note)
     console.print()
     console.print(
@@ -62,6 +76,11 @@ def demo(
         f"The reference identity verification service is at {base}/idv: "
         "[bold].venv/bin/ssar idv make-test-documents --portrait YOUR_PHOTO.jpg[/bold] makes a "
         "specimen licence and passport chip files to try it with your own webcam."
+    )
+    console.print(f"Admin center: sign in at {base}/signin as [bold]{DEMO_ADMIN}[/bold] with")
+    console.print(f"  Temporary Access Pass: [bold green]{admin_tap.tap}[/bold green]")
+    console.print(
+        f"  register a passkey, then open [bold]{base}/admin[/bold] (it takes a passkey sign-in)."
     )
     console.print("New pass later: [bold].venv/bin/ssar tap issue ada[/bold]. Stop with Ctrl+C.\n")
     if not serve:

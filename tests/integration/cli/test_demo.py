@@ -22,7 +22,9 @@ def test_seed_is_idempotent_and_nests_groups(any_registry: Registry) -> None:
     assert not any_registry.directory.is_member(username="ada", group="Sales")
     admins = [u for u in DEMO_USERS if u.privileged]
     assert [a.username for a in admins] == ["margaret"]
-    assert any_registry.directory.get_user("margaret").privileged
+    margaret = any_registry.directory.get_user("margaret")
+    assert margaret.privileged
+    assert any_registry.admin_roles.role_of(margaret.id) == "global_admin"
 
 
 def test_demo_command_prints_a_tap_that_signs_in(tmp_path: Path, sqlite_url: str) -> None:
@@ -44,5 +46,7 @@ def test_demo_command_prints_a_tap_that_signs_in(tmp_path: Path, sqlite_url: str
         signed_in = registry.signin.signin_with_tap(username=NEWCOMER, tap=tap, ip="127.0.0.1")
         assert signed_in.method_type == "tap"
         assert signed_in.must_register_passkey
+        admin_tap = result.output.split("as margaret with")[1].split()[3]
+        assert registry.signin.signin_with_tap(username="margaret", tap=admin_tap, ip=None)
     finally:
         registry.close()
