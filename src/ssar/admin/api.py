@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from ssar.web.auth import AdminReader, AdminUsersManager
+from ssar.web.auth import ADMIN_API_RESPONSES, AdminReader, AdminUsersManager, Problem
 from ssar.web.deps import RegistryDep, client_ip
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = APIRouter(prefix="/api/admin", tags=["admin"], responses=ADMIN_API_RESPONSES)
 
 
 class TapIssueRequest(BaseModel):
@@ -51,13 +52,54 @@ def issue_tap(
     return TapIssueResponse(tap=issued.tap, expires_at=issued.expires_at, one_time=issued.one_time)
 
 
-@router.get("/recovery/cases", summary="Recent recovery cases, newest first")
+class RecoveryCase(BaseModel):
+    """One recovery attempt's case record: never the person's claims or images."""
+
+    id: str
+    account: str = Field(description="The username as the person typed it.")
+    user_id: str | None = Field(description="The matched directory user, if any.")
+    eligibility: str = Field(description="`applies`, `unknown_user`, `excluded`, ...")
+    profile: str | None
+    mode: str = Field(description="`evaluation` or `production`.")
+    provider: str
+    state: str = Field(description="The flow's state (ARCHITECTURE.md).")
+    reason: str | None = Field(description="Why the flow failed (admins only).")
+    issuer: str | None
+    credential_type: str | None
+    face_attempts: int
+    face_score: float | None
+    checks: list[dict[str, Any]] = Field(
+        description="Every check in order: `check`, `outcome` and details such as `score`."
+    )
+    ip: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    disputed_at: datetime | None
+
+
+class RecoveryCaseList(BaseModel):
+    cases: list[RecoveryCase]
+
+
+@router.get(
+    "/recovery/cases",
+    summary="Recent recovery cases, newest first",
+    response_model=RecoveryCaseList,
+)
 def recovery_cases(
-    principal: AdminReader, registry: RegistryDep, limit: int = 100
-) -> dict[str, object]:
-    return {"cases": registry.recovery.cases(limit=max(1, min(limit, 1000)))}
+    principal: AdminReader,
+    registry: RegistryDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> RecoveryCaseList:
+    cases = registry.recovery.cases(limit=limit)
+    return RecoveryCaseList(cases=[RecoveryCase.model_validate(c) for c in cases])
 
 
-@router.get("/recovery/cases/{case_id}", summary="One recovery case with every check's outcome")
-def recovery_case(case_id: str, principal: AdminReader, registry: RegistryDep) -> dict[str, object]:
-    return registry.recovery.case(case_id)
+@router.get(
+    "/recovery/cases/{case_id}",
+    summary="One recovery case with every check's outcome",
+    response_model=RecoveryCase,
+    responses={404: {"model": Problem, "description": "No such case."}},
+)
+def recovery_case(case_id: str, principal: AdminReader, registry: RegistryDep) -> RecoveryCase:
+    return RecoveryCase.model_validate(registry.recovery.case(case_id))

@@ -11,10 +11,12 @@ from pydantic import BaseModel, Field
 
 from ssar.profiles.models import Profile, ProfileDecision
 from ssar.profiles.schema import ProfileFields
-from ssar.web.auth import AdminPrincipal, AdminReader
+from ssar.web.auth import ADMIN_API_RESPONSES, AdminPrincipal, AdminReader
 from ssar.web.deps import RegistryDep
 
-router = APIRouter(prefix="/api/admin/profiles", tags=["admin", "profiles"])
+router = APIRouter(
+    prefix="/api/admin/profiles", tags=["admin", "profiles"], responses=ADMIN_API_RESPONSES
+)
 
 
 class IssuerView(BaseModel):

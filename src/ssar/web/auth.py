@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 
 from ssar.admin import roles
 from ssar.admin.tokens import TokenPrincipal
@@ -19,17 +21,49 @@ from ssar.web.deps import RegistryDep
 ADMIN_SCOPES = frozenset(roles.TOKEN_SCOPE_ROLES)
 
 
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiToken",
+    description="An API token from `ssar tokens create` or the admin center's settings page.",
+)
+
+
+def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> str:
+    if credentials is None or not credentials.credentials.strip():
         raise AuthenticationFailed("a bearer token is required")
-    return token.strip()
+    return credentials.credentials.strip()
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem response (``application/problem+json``)."""
+
+    type: str = Field(description="A URI naming the kind of problem.")
+    code: str = Field(description="The stable code, e.g. `not_found`, `validation_failed`.")
+    title: str
+    status: int
+    detail: str
+
+
+def _problem(description: str) -> dict[str, object]:
+    return {"model": Problem, "description": description}
+
+
+#: the error responses every admin API operation may give (for ``APIRouter(responses=...)``)
+ADMIN_API_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: _problem("No token, or an invalid or revoked one."),
+    403: _problem("The token's scope does not allow this."),
+    422: _problem("The request breaks a rule; `detail` says which."),
+}
+
+
+BearerToken = Annotated[str, Depends(bearer_token)]
 
 
 def require_scope(scope: str) -> Callable[..., TokenPrincipal]:
-    def dependency(request: Request, registry: RegistryDep) -> TokenPrincipal:
-        return registry.api_tokens.authenticate(bearer_token(request), required_scope=scope)
+    def dependency(token: BearerToken, registry: RegistryDep) -> TokenPrincipal:
+        return registry.api_tokens.authenticate(token, required_scope=scope)
 
     return dependency
 
@@ -37,10 +71,12 @@ def require_scope(scope: str) -> Callable[..., TokenPrincipal]:
 def admin_api(permission: str) -> Callable[..., roles.AdminPrincipal]:
     """An admin API token whose scope grants ``permission``."""
 
-    def dependency(request: Request, registry: RegistryDep) -> roles.AdminPrincipal:
-        token = registry.api_tokens.authenticate(bearer_token(request), required_scope=ADMIN_SCOPES)
-        role = "global_admin" if "admin" in token.scopes else "reader"
-        principal = roles.AdminPrincipal(actor=token.actor, role=role, display_name=token.name)
+    def dependency(token: BearerToken, registry: RegistryDep) -> roles.AdminPrincipal:
+        principal_token = registry.api_tokens.authenticate(token, required_scope=ADMIN_SCOPES)
+        role = "global_admin" if "admin" in principal_token.scopes else "reader"
+        principal = roles.AdminPrincipal(
+            actor=principal_token.actor, role=role, display_name=principal_token.name
+        )
         principal.require(permission)
         return principal
 
