@@ -172,6 +172,14 @@ class ProfileService:
                 raise NotFound(f"no profile named {name!r}", code="profile_not_found")
             return repo.profiles([row])[0]
 
+    def get_by_id(self, profile_id: str) -> Profile:
+        with self._db.transaction() as session:
+            repo = ProfileRepository(session)
+            row = session.get(VerificationProfileRow, profile_id)
+            if row is None:
+                raise NotFound("no such profile", code="profile_not_found")
+            return repo.profiles([row])[0]
+
     def which(self, username: str) -> ProfileDecision:
         """The profile that applies to the user, the reason, and how each profile judged."""
         with self._db.transaction() as session:
@@ -296,8 +304,10 @@ class ProfileService:
         existing: Mapping[str, VerificationProfileRow],
     ) -> list[_Desired]:
         """Check what needs the directory and the settings; collect every fault first."""
+        from ssar.signin.tap import effective_policy  # the admin center's policy, if set
+
         directory = DirectoryRepository(session)
-        policy = self._settings.tap
+        policy = effective_policy(session, self._settings.tap)
         problems: list[tuple[str, str]] = []  # (code, message)
         desired: list[_Desired] = []
         named = {profile_key(s.name) for s in specs}
