@@ -86,3 +86,13 @@ class TotpEnrolment:
     provisioning_uri: str
     qr_data_uri: str
     enrolment_token: str
+
+
+@dataclass(frozen=True)
+class RevokedMethod:
+    """A method an administrator revoked, and how many sessions that signed in with it ended."""
+
+    method_id: str
+    type: str
+    label: str
+    sessions_ended: int

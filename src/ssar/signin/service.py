@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ssar.clock import Clock
@@ -25,6 +25,7 @@ from ssar.signin.common import audit, find_user, notify_method_change
 from ssar.signin.models import (
     MethodInfo,
     MethodType,
+    RevokedMethod,
     SessionInfo,
     SigninResult,
     TotpEnrolment,
@@ -35,7 +36,7 @@ from ssar.signin.sessions import SessionService, start_session
 from ssar.signin.tap import TapService, redeem_tap
 from ssar.signin.totp import Totp
 from ssar.store.db import Database
-from ssar.store.tables import AuthMethodRow, UserRow
+from ssar.store.tables import AuthMethodRow, SessionRow, UserRow
 from ssar.throttle import Throttle, ThrottlePolicy
 
 log = structlog.get_logger(__name__)
@@ -328,6 +329,73 @@ class SigninService:
             row.revoked_at = now
             row.revoked_reason = "removed"
             self._method_changed(session, user=user, row=row, action="removed", now=now, ip=ip)
+
+    # --- administrators acting on a user's methods (the admin center's helpdesk path) --------
+
+    def methods_of(self, user_id: str) -> list[MethodInfo]:
+        """The user's active sign-in methods (an expired or used TAP is not active), oldest first."""
+        now = self._clock.now()
+        with self._db.transaction() as session:
+            rows = session.execute(
+                select(AuthMethodRow)
+                .where(AuthMethodRow.user_id == user_id, AuthMethodRow.revoked_at.is_(None))
+                .order_by(AuthMethodRow.created_at, AuthMethodRow.id)
+            ).scalars()
+            return [_method_info(row) for row in rows if _is_active(row, now)]
+
+    def revoke_method(
+        self, *, user_id: str, method_id: str, actor: str, reason: str, ip: str | None = None
+    ) -> RevokedMethod:
+        """An administrator revokes one of a user's methods (``method.revoked``, with ``reason``).
+
+        Every live session that signed in with the method ends with it: whoever holds a lost
+        device or a leaked TAP is signed out too. The user's notification addresses are told in
+        the same transaction (R27). No recent sign-in of the *user* is needed: the admin acts."""
+        now = self._clock.now()
+        with self._db.transaction() as session:
+            user = session.get(UserRow, user_id)
+            row = session.execute(
+                select(AuthMethodRow).where(
+                    AuthMethodRow.id == method_id,
+                    AuthMethodRow.user_id == user_id,
+                    AuthMethodRow.revoked_at.is_(None),
+                )
+            ).scalar_one_or_none()
+            if user is None or row is None:
+                raise NotFound("no such sign-in method")
+            row.revoked_at = now
+            row.revoked_reason = "revoked"
+            ended = session.execute(
+                update(SessionRow)
+                .where(SessionRow.method_id == row.id, SessionRow.revoked_at.is_(None))
+                .values(revoked_at=now)
+            ).rowcount  # type: ignore[attr-defined]
+            audit(
+                session,
+                "method.revoked",
+                at=now,
+                actor=actor,
+                user_id=user.id,
+                ip=ip,
+                data={
+                    "method_id": row.id,
+                    "type": row.type,
+                    "reason": reason,
+                    "sessions_ended": int(ended or 0),
+                },
+            )
+            notify_method_change(
+                session,
+                user=user,
+                action="revoked",
+                method_type=row.type,
+                label=row.label,
+                at=now,
+                base_url=self._settings.base_url,
+            )
+            return RevokedMethod(
+                method_id=row.id, type=row.type, label=row.label, sessions_ended=int(ended or 0)
+            )
 
     # --- internals -----------------------------------------------------------------------------
 
