@@ -162,6 +162,50 @@ class ProfileService:
                 session.flush()
             return repo.profiles([row])[0]
 
+    def set_issuers(
+        self,
+        name: str,
+        issuers: Sequence[Mapping[str, Any]],
+        *,
+        default_types: Sequence[str],
+        actor: str,
+        event: tuple[str, Mapping[str, Any]] | None = None,
+    ) -> Profile:
+        """Replace the trusted issuers (``credentials.issuers``) of one profile, everything else
+        unchanged, validated as a whole profile in one unit of work with ``profile.updated``
+        and, when given, one more audit ``event`` (type, data). A profile without credentials
+        gets ``default_types``; no issuers left drops the credentials (openid4vp refuses)."""
+        try:
+            with self._db.transaction() as session:
+                repo = ProfileRepository(session)
+                repo.lock()
+                row = repo.row_by_name(name)
+                if row is None:
+                    raise NotFound(f"no profile named {name!r}", code="profile_not_found")
+                document = repo.profiles([row])[0].to_document()
+                types = document.get("credentials", {}).get("types") or list(default_types)
+                document.pop("credentials", None)
+                if issuers:
+                    document["credentials"] = {
+                        "types": types,
+                        "issuers": [dict(i) for i in issuers],
+                    }
+                try:
+                    spec = ProfileSpec.model_validate(document)
+                except ValidationError as exc:
+                    raise ProfileValidationFailed(problems_from(exc, None)) from None
+                self._apply_specs(session, [spec], actor=actor)
+                if event is not None:
+                    AuditLog(session).append(
+                        event[0], at=self._clock.now(), actor=actor, data=dict(event[1])
+                    )
+                return repo.profiles([row])[0]
+        except IntegrityError as exc:
+            raise Conflict(
+                "another change to the profiles happened at the same time; try again",
+                code="profile_conflict",
+            ) from exc
+
     # --- reads ---------------------------------------------------------------------------------
 
     def get(self, name: str) -> Profile:
