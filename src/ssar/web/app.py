@@ -81,6 +81,9 @@ def create_app(registry: Registry, *, idv_only: bool = False) -> FastAPI:
 
     app.include_router(scim_router)
     app.include_router(admin_router)
+    from ssar.admin.api_reports import router as admin_reports_router
+
+    app.include_router(admin_reports_router)
     _install_admin_center(app)
     from ssar.admin.profiles_api import router as profiles_router
 
