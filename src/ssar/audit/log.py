@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ssar.store.tables import AuditEventRow, AuditHeadRow
@@ -109,11 +110,30 @@ class ChainVerification:
 
 
 def verify_chain(session: Session) -> ChainVerification:
-    """Walk the chain in order; report the first event whose link or hash does not hold."""
+    """Walk the chain in order; report the first event whose link or hash does not hold.
+
+    The head is read first and the walk stops at its ``last_seq``: events appended while the
+    walk runs (PostgreSQL's READ COMMITTED shows them) are not mistaken for a broken tail. The
+    rows are streamed in batches, not loaded all at once.
+    """
+    head = session.get(AuditHeadRow, 1)
+    query = select(AuditEventRow).order_by(AuditEventRow.seq)
+    if head is not None:
+        query = query.where(AuditEventRow.seq <= head.last_seq)
+    result = session.execute(query.execution_options(yield_per=1000))
+    try:
+        return _walk(session, result.scalars(), head)
+    finally:
+        result.close()  # a server-side cursor on PostgreSQL: close it on an early return
+
+
+def _walk(
+    session: Session, rows: Iterable[AuditEventRow], head: AuditHeadRow | None
+) -> ChainVerification:
     prev = GENESIS
     expected_seq = 1
     count = 0
-    for row in session.execute(select(AuditEventRow).order_by(AuditEventRow.seq)).scalars():
+    for row in rows:
         if row.seq != expected_seq:
             return ChainVerification(False, count, expected_seq, "event missing")
         if row.prev_hash != prev:
@@ -134,7 +154,15 @@ def verify_chain(session: Session) -> ChainVerification:
         prev = row.hash
         expected_seq += 1
         count += 1
-    head = session.get(AuditHeadRow, 1)
     if head is not None and (head.last_seq != count or head.last_hash != prev):
         return ChainVerification(False, count, count + 1, "events after the last one deleted")
+    if head is not None:
+        # an event past the head that a committed append does not account for was written
+        # around the chain (the highest seq is read before the head: appends move both at once)
+        highest = session.execute(select(func.max(AuditEventRow.seq))).scalar()
+        latest = session.execute(
+            select(AuditHeadRow.last_seq).where(AuditHeadRow.id == 1)
+        ).scalar_one()
+        if highest is not None and highest > latest:
+            return ChainVerification(False, count, latest + 1, "event written past the head")
     return ChainVerification(True, count)

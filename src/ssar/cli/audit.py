@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
 from ssar.audit.log import verify_chain
+from ssar.audit.query import AuditFilter, export_lines, parse_day
 from ssar.cli.common import EXIT_NEGATIVE, JsonOption, console, open_registry, print_json
-from ssar.store.tables import AuditEventRow
 
 app = typer.Typer(help="The audit log.", no_args_is_help=True)
 
@@ -45,24 +43,29 @@ def verify(as_json: JsonOption = False) -> None:
 @app.command("export")
 def export(
     since_seq: Annotated[int, typer.Option("--since-seq", help="Only events after this one.")] = 0,
+    type: Annotated[
+        str, typer.Option("--type", help="An event type, or a family ending in '.' (recovery.).")
+    ] = "",
+    actor: Annotated[str, typer.Option("--actor", help="Part of the actor (user:ada).")] = "",
+    user: Annotated[str, typer.Option("--user", help="A username or a user id.")] = "",
+    since: Annotated[
+        str, typer.Option("--since", help="From this date or ISO date-time (UTC).")
+    ] = "",
+    until: Annotated[
+        str, typer.Option("--until", help="Up to this date (inclusive) or before this instant.")
+    ] = "",
 ) -> None:
     """Write the events as JSON lines on stdout (with their hashes, for external archiving)."""
+    try:
+        flt = AuditFilter(
+            type=type,
+            actor=actor,
+            user=user,
+            since=parse_day(since),
+            until=parse_day(until, end=True),
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(f"--since/--until: {exc}") from exc
     registry = open_registry()
-    with registry.database.transaction() as session:
-        rows = session.execute(
-            select(AuditEventRow).where(AuditEventRow.seq > since_seq).order_by(AuditEventRow.seq)
-        ).scalars()
-        for row in rows:
-            record = {
-                "seq": row.seq,
-                "id": row.id,
-                "at": row.at.isoformat(),
-                "type": row.type,
-                "actor": row.actor,
-                "user_id": row.user_id,
-                "ip": row.ip,
-                "data": row.data,
-                "prev_hash": row.prev_hash,
-                "hash": row.hash,
-            }
-            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    for line in export_lines(registry.database, flt, since_seq=since_seq):
+        sys.stdout.write(line)

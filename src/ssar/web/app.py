@@ -81,9 +81,15 @@ def create_app(registry: Registry, *, idv_only: bool = False) -> FastAPI:
 
     app.include_router(scim_router)
     app.include_router(admin_router)
+    from ssar.admin.api_users import router as admin_users_router
+
+    app.include_router(admin_users_router)
     from ssar.admin.api_reports import router as admin_reports_router
 
     app.include_router(admin_reports_router)
+    from ssar.admin.api_audit import router as audit_api_router
+
+    app.include_router(audit_api_router)
     _install_admin_center(app)
     from ssar.admin.profiles_api import router as profiles_router
 
