@@ -21,6 +21,11 @@ class TapIssueRequest(BaseModel):
         default=None, description="Within the policy's minimum and maximum lifetime."
     )
     one_time: bool | None = Field(default=None, description="False issues a reusable TAP.")
+    reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Why (e.g. the helpdesk ticket); kept in the `tap.issued` audit event.",
+    )
 
 
 class TapIssueResponse(BaseModel):
@@ -48,6 +53,7 @@ def issue_tap(
         lifetime_minutes=body.lifetime_minutes,
         one_time=body.one_time,
         ip=client_ip(request),
+        reason=(body.reason or "").strip() or None,
     )
     return TapIssueResponse(tap=issued.tap, expires_at=issued.expires_at, one_time=issued.one_time)
 
