@@ -79,8 +79,11 @@ class KeyMaterialRejected(ValidationFailed):
 
     code = "invalid_key_material"
 
-    def __init__(self, field: str, detail: str) -> None:
+    def __init__(self, field: str, detail: str, *, secret: bool = False) -> None:
+        """``secret``: the rejected value holds private key material, so a form must not
+        echo it back."""
         super().__init__(detail, field=field, code="invalid_key_material")
+        self.secret = secret
 
 
 # --- what the page shows ------------------------------------------------------------------
@@ -297,6 +300,22 @@ def _with_profiles(
     )
 
 
+@dataclass(frozen=True)
+class IssuerCounts:
+    issuers: int  # distinct issuer ids the profiles name (the built-in one not counted)
+    profiles: int  # profiles that name at least one issuer
+    warnings: int  # rows with unusable or expired key material
+
+
+def issuer_counts(entries: Sequence[IssuerEntry]) -> IssuerCounts:
+    configured = [e for e in entries if not e.builtin]
+    return IssuerCounts(
+        issuers=len({e.iss for e in configured}),
+        profiles=len({p.id for e in configured for p in e.profiles}),
+        warnings=sum(1 for e in entries if e.problems),
+    )
+
+
 # --- checking key material ----------------------------------------------------------------
 
 
@@ -310,6 +329,7 @@ def check_jwk(jwk: Any, *, where: str, field: str = "jwks") -> dict[str, Any]:
             field,
             f"{where} is a symmetric key (kty oct): an issuer signs with a private key and "
             "publishes the public one, so only EC, OKP or RSA public keys can be trusted",
+            secret=True,
         )
     private = [m for m in PRIVATE_MEMBERS if m in jwk]
     if private:
@@ -318,6 +338,7 @@ def check_jwk(jwk: Any, *, where: str, field: str = "jwks") -> dict[str, Any]:
             f"{where} is a private key (it has {', '.join(repr(m) for m in private)}). Never paste "
             "an issuer's private key here; paste its public key only, and if the private key "
             "left its owner, have it replaced",
+            secret=True,
         )
     if kty not in SIGNING_CURVES and kty != "RSA":
         raise KeyMaterialRejected(
@@ -407,6 +428,7 @@ def check_anchors(text: str, *, now: datetime) -> list[str]:
             "x5c",
             "this holds a private key. Paste only the CA certificate(s) "
             "(-----BEGIN CERTIFICATE-----), never a private key",
+            secret=True,
         )
     if "-----BEGIN CERTIFICATE-----" not in text:
         raise KeyMaterialRejected(
