@@ -105,7 +105,8 @@ def test_the_page_lists_issuers_across_profiles_with_their_keys(
     page = admin.client.get("/admin/trust")
     assert page.status_code == 200
     assert FIRST_ISS in page.text
-    assert "EC P-256" in page.text and "first-1" in page.text
+    assert "EC P-256" in page.text
+    assert "first-1" in page.text
     wallet = profile(registry)
     assert f'href="/admin/profiles/{wallet.id}/edit"' in page.text
     # the reference verification service's own issuer, trusted by the reference profile
@@ -217,7 +218,8 @@ def test_x509_anchors_verify_an_mdoc_and_bad_anchors_are_refused(
     assert "SSAR Test IACA" in detail.text
     assert "SHA-256 fingerprint" in detail.text
     (event,) = events(registry, "trust.")
-    assert event[2]["source"] == "x5c" and len(event[2]["anchors"]) == 1
+    assert event[2]["source"] == "x5c"
+    assert len(event[2]["anchors"]) == 1
 
 
 def did_jwk(key: Key) -> str:
