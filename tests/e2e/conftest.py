@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ssar.config import Settings
 from ssar.registry import Registry
+from tests.support.face_videos import fake_camera_args, head_turn_video
 from tests.support.server import free_port, running_server, server_env, ssar_command
 from tests.support.users import add_user
 
@@ -96,3 +98,31 @@ def chromium() -> Iterator[object]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# --- the fake camera: Ada (scikit-image's astronaut) turning her head -------------------------
+
+
+@pytest.fixture(scope="module")
+def head_turn_y4m(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from skimage import data
+
+    return head_turn_video(
+        np.ascontiguousarray(data.astronaut()), tmp_path_factory.mktemp("video") / "ada.y4m"
+    )
+
+
+@pytest.fixture
+def camera_chromium(head_turn_y4m: Path) -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is absent: install Debian's chromium (`make browser`)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *fake_camera_args(head_turn_y4m)]
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -40,15 +40,6 @@ USERNAME = "ada.lovelace"
 
 
 @pytest.fixture(scope="module")
-def head_turn_y4m(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from skimage import data
-
-    return head_turn_video(
-        np.ascontiguousarray(data.astronaut()), tmp_path_factory.mktemp("video") / "ada.y4m"
-    )
-
-
-@pytest.fixture(scope="module")
 def second_head_turn_y4m(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same person on another day: other sensor noise, so no frame repeats the first
     video's bytes (the service refuses a frame it has seen in any flow, R20)."""
@@ -80,22 +71,6 @@ def two_cameras(head_turn_y4m: Path, second_head_turn_y4m: Path) -> Iterator[tup
         finally:
             first.close()
             second.close()
-
-
-@pytest.fixture
-def camera_chromium(head_turn_y4m: Path) -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is absent: install Debian's chromium (`make browser`)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *fake_camera_args(head_turn_y4m)]
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def _cli(env: dict[str, str], *args: str) -> dict[str, object]:
