@@ -300,6 +300,7 @@ def security_info(
             "recent": registry.signin.is_recent(browser.session),
             "added": added if added in ("passkey", "totp") else None,
             "removed": removed,
+            "admin_role": registry.admin_roles.role_of(browser.session.user_id),
         },
     )
 

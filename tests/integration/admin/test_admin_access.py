@@ -49,6 +49,15 @@ def test_an_admin_signs_in_with_a_passkey_and_lands_on_the_overview(registry: Re
         assert "Start the guided set-up" in page.text  # no profile yet
 
 
+def test_security_info_links_admins_to_the_admin_center(registry: Registry) -> None:
+    add_user(registry, "ada")
+    with page_client(registry) as client:
+        passkey_session(client, registry, "ada")
+        assert "Go to the admin center" not in client.get("/security-info").text
+    with admin_browser(registry) as admin:
+        assert "Go to the admin center" in admin.client.get("/security-info").text
+
+
 def test_granting_a_role_makes_the_user_privileged_and_is_audited(registry: Registry) -> None:
     user_id = add_user(registry, "root")
     registry.admin_roles.grant("root", "helpdesk", actor="user:boss")
