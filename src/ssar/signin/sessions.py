@@ -199,11 +199,12 @@ class SessionService:
             if row is None:
                 return False
             row.revoked_at = now
+            user = session.get(UserRow, row.user_id)
             audit(
                 session,
                 "signout",
                 at=now,
-                actor="user",
+                actor=f"user:{user.username}" if user else "user",
                 user_id=row.user_id,
                 ip=ip,
                 data={"method": row.method_type},
