@@ -276,6 +276,13 @@ def _count(value: Decimal) -> str:
     return f"{whole}.{frac}" if frac else whole
 
 
+def field_value(field: InputField, value: Decimal | int) -> str:
+    """An input's value for its form field: money with cents, anything else as typed."""
+    if field.unit == "$":
+        return f"{Decimal(value).quantize(CENT, ROUND_HALF_UP)}"
+    return plain(Decimal(value))
+
+
 def count(value: Decimal) -> str:
     """Recoveries for people: up to two decimals, grouped thousands (24.68, 1,200)."""
     return _count(value)

@@ -11,6 +11,9 @@ CSP = (
 )
 
 
+_CSP = b"content-security-policy"
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
@@ -32,12 +35,15 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                # a response that set its own policy keeps it (an SVG chart: no script, its
+                # own inline styles only); every other response gets the strict one
+                own = {k.lower() for k, _ in message.get("headers", [])} & {_CSP}
                 headers = [
                     (k, v)
                     for k, v in message.get("headers", [])
-                    if k.lower() not in {name for name, _ in self.headers}
+                    if k.lower() in own or k.lower() not in {name for name, _ in self.headers}
                 ]
-                headers.extend(self.headers)
+                headers.extend((k, v) for k, v in self.headers if k not in own)
                 if scope["path"].startswith(("/api/", "/scim/", "/signin", "/security-info")):
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers

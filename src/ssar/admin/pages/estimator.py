@@ -79,7 +79,7 @@ def estimator_page(
     shown = {
         f.name: (raw[f.name] or "").strip()
         if f.name in result.errors
-        else estimator.plain(getattr(result.inputs, f.name))
+        else estimator.field_value(f, getattr(result.inputs, f.name))
         for f in estimator.FIELDS
     }
     return render(
