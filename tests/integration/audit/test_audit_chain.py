@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, update
 from typer.testing import CliRunner
 
@@ -96,3 +97,57 @@ def test_R30_rewritten_chain_with_recomputed_hash_detected(any_registry: Registr
         result = verify_chain(session)
     assert not result.intact
     assert result.first_broken_seq == 3
+
+
+def test_R30_event_written_past_the_head_detected(any_registry: Registry) -> None:
+    """An event inserted around the appender (the head not moved) does not pass unnoticed."""
+    from ssar.audit.log import event_hash
+    from ssar.store.types import new_id
+
+    _write_events(any_registry, 3)
+    with any_registry.database.transaction() as session:
+        last = session.get(AuditEventRow, 3)
+        assert last is not None
+        at = last.at + timedelta(seconds=1)
+        event_id = new_id()
+        fields = {"at": at, "type": "test.event", "actor": "mallory", "user_id": None, "ip": None}
+        digest = event_hash(prev_hash=last.hash, seq=4, event_id=event_id, data={}, **fields)
+        session.add(
+            AuditEventRow(seq=4, id=event_id, data={}, prev_hash=last.hash, hash=digest, **fields)
+        )
+    with any_registry.database.transaction() as session:
+        result = verify_chain(session)
+    assert not result.intact
+    assert (result.first_broken_seq, result.reason) == (4, "event written past the head")
+
+
+@pytest.mark.parametrize("moment", ["before_cursor_execute", "after_cursor_execute"])
+def test_R30_events_appended_during_a_check_are_not_a_broken_tail(
+    any_registry: Registry, moment: str
+) -> None:
+    """Appends that commit while the walk runs (PostgreSQL's READ COMMITTED shows them) are
+    neither checked nor mistaken for a deleted tail."""
+    from sqlalchemy import event
+
+    engine = any_registry.database.engine
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite transactions run one at a time (BEGIN IMMEDIATE): no such race")
+    _write_events(any_registry, 3)
+    appended: list[int] = []
+
+    def append_once(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if not appended and "FROM audit_events" in statement and "ORDER BY" in statement:
+            appended.append(1)
+            _write_events(any_registry, 2)
+
+    event.listen(engine, moment, append_once)
+    try:
+        with any_registry.database.transaction() as session:
+            result = verify_chain(session)
+    finally:
+        event.remove(engine, moment, append_once)
+    assert appended
+    assert result.intact, result
+    assert result.events == 3
+    with any_registry.database.transaction() as session:
+        assert verify_chain(session).events == 5
