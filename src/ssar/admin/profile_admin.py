@@ -110,6 +110,9 @@ def form_context(
         tap_max=policy.max_lifetime_minutes,
         providers=tuple(providers),
         issuers=tuple(issuers),
+        taken_names=frozenset(
+            p.name.casefold() for p in profiles if editing is None or p.id != editing.id
+        ),
     )
 
 

@@ -105,6 +105,7 @@ class FormContext:
     tap_max: int
     providers: Sequence[str]  # the provider values that can be chosen
     issuers: Sequence[Mapping[str, Any]] = ()  # the profile's stored issuers (kept as they are)
+    taken_names: frozenset[str] = frozenset()  # casefolded names of the *other* profiles
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,8 @@ def to_fields(form: ProfileForm, context: FormContext, *, new: bool) -> tuple[st
     switches mode on its own confirmation page)."""
     errors: dict[str, str] = {}
 
+    if new and " ".join(form.name.split()).casefold() in context.taken_names:
+        errors["name"] = f"a profile named “{form.name}” exists already"
     priority = _integer(form.priority, "priority", errors, low=1, high=MAX_PRIORITY)
     if priority is not None and priority in context.taken_priorities:
         errors["priority"] = (

@@ -162,6 +162,7 @@ def test_form_errors_are_shown_per_field_with_the_values_kept(registry: Registry
             admin,
             "/admin/profiles/new",
             _form(
+                name="employees",
                 priority="10",
                 include_groups=["Engineering", "Nope"],
                 face_threshold="101",
@@ -175,6 +176,7 @@ def test_form_errors_are_shown_per_field_with_the_values_kept(registry: Registry
         'href="#priority">Priority</a>: priority 10 is already used by profile “Employees”' in text
     )
     assert 'id="include_groups-error">not in the directory: Nope' in text
+    assert 'id="name-error">a profile named “employees” exists already' in text
     assert 'id="face_threshold-error">must be from 50 to 100 (got 101)' in text
     assert text.count("field-invalid") >= 3
     assert 'value="keep me"' in text

@@ -136,6 +136,13 @@ def test_each_error_belongs_to_its_field(
     assert message in errors[field]
 
 
+def test_a_new_profile_needs_a_free_name_and_an_edit_keeps_its_own() -> None:
+    context = forms.FormContext(**{**CONTEXT.__dict__, "taken_names": frozenset({"employees"})})
+    assert "exists already" in _errors(_data(name="EMPLOYEES"), context)["name"]
+    name, _ = forms.to_fields(forms.parse(_data(name="Employees")), context, new=False)
+    assert name == "Employees"
+
+
 def test_all_errors_are_reported_at_once_in_page_order() -> None:
     errors = _errors(_data(face_threshold="101", priority="10", include_groups=["Nope"]))
     assert list(errors) == ["priority", "include_groups", "face_threshold"]

@@ -93,8 +93,6 @@ async def create_profile(
     context = form_context(registry, names=names)
     try:
         name, fields = forms.to_fields(form, context, new=True)
-        if _exists(registry, name):
-            raise forms.FormInvalid({"name": f"a profile named “{name}” exists already"})
         result = registry.profiles.put(name=name, fields=fields, actor=admin.actor)
     except forms.FormInvalid as exc:
         return _form_page(request, registry, templates, admin, form, None, errors=exc.errors)
@@ -258,11 +256,6 @@ async def _form_data(request: Request) -> dict[str, list[str]]:
         for key in form
         if key != "csrf_token"
     }
-
-
-def _exists(registry: Registry, name: str) -> bool:
-    key = name.casefold()
-    return any(p.name.casefold() == key for p in registry.profiles.list())
 
 
 def _other_mode(mode: str) -> str:

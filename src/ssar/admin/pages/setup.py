@@ -194,8 +194,6 @@ def _profile(
         name, fields = forms.to_fields(form, context, new=True)
     except forms.FormInvalid as exc:
         return form.name, None, exc.errors
-    if any(p.name.casefold() == name.casefold() for p in registry.profiles.list()):
-        return name, None, {"name": f"a profile named “{name}” exists already; choose another"}
     return name, fields, {}
 
 
