@@ -16,6 +16,7 @@ from tests.support.users import add_user
 from tests.support.web import page_client
 
 INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.IGNORECASE)
+USERNAME = re.compile(r'<code class="username">([^<]+)</code>')
 TAP_SHOWN = re.compile(r'<code id="tap">([1-9A-HJ-NP-Za-km-z]+)</code>')
 
 
@@ -89,7 +90,7 @@ def test_users_list_searches_by_username_family_name_given_family_and_email(
 
         def found(q: str) -> set[str]:
             html = admin.client.get("/admin/users", params={"q": q}).text
-            return set(re.findall(r"<td><code>([^<]+)</code></td>", html))
+            return set(re.findall(USERNAME, html))
 
         assert found("AD") == {"ada"}  # username prefix, any case
         assert found("love") == {"ada"}  # family name prefix
@@ -110,24 +111,20 @@ def test_users_list_filters_and_paginates_by_cursor(any_registry: Registry) -> N
         person(registry, f"user{i:02d}", family_name=f"Family{i:02d}", enabled=i % 10 != 0)
     with admin_browser(registry, username="zroot") as admin:
         first = admin.client.get("/admin/users")
-        names = re.findall(r"<td><code>([^<]+)</code></td>", first.text)
+        names = re.findall(USERNAME, first.text)
         assert names == [f"user{i:02d}" for i in range(50)]
         next_url = re.search(r'href="(/admin/users\?cursor=[^"]+)"', first.text)
         assert next_url is not None
         second = admin.client.get(next_url.group(1).replace("&amp;", "&"))
-        rest = re.findall(r"<td><code>([^<]+)</code></td>", second.text)
+        rest = re.findall(USERNAME, second.text)
         assert rest == [f"user{i:02d}" for i in range(50, 60)] + ["zroot"]
         assert "Next →" not in second.text
         disabled = admin.client.get("/admin/users?filter=disabled").text
-        assert re.findall(r"<td><code>([^<]+)</code></td>", disabled) == [
-            f"user{i:02d}" for i in range(0, 60, 10)
-        ]
+        assert re.findall(USERNAME, disabled) == [f"user{i:02d}" for i in range(0, 60, 10)]
         admins = admin.client.get("/admin/users?filter=admins").text
-        assert re.findall(r"<td><code>([^<]+)</code></td>", admins) == ["zroot"]
+        assert re.findall(USERNAME, admins) == ["zroot"]
         searched = admin.client.get("/admin/users?q=family5&filter=enabled").text
-        assert re.findall(r"<td><code>([^<]+)</code></td>", searched) == [
-            f"user{i:02d}" for i in range(51, 60)
-        ]
+        assert re.findall(USERNAME, searched) == [f"user{i:02d}" for i in range(51, 60)]
 
 
 # --- a user's page ----------------------------------------------------------------------------
@@ -154,6 +151,10 @@ def test_user_page_shows_details_groups_profile_methods_and_links(registry: Regi
         assert "Temporary Access Pass" in text
         assert f"/admin/users/{user_id}/methods/" in text  # a revoke form
         assert 'href="/admin/audit?user=ada"' in text
+        # every form carries the CSRF token itself (a browser sends only what the form holds)
+        fields = re.findall(r'name="csrf_token" value="([^"]*)"', text)
+        assert len(fields) >= 3  # sign-out, one revoke, the TAP form
+        assert set(fields) == {admin.csrf}
         assert "tap.issued" in text
         assert "initial onboarding pass" in text
         assert admin.client.get("/admin/users/no-such-id").status_code == 404
