@@ -90,6 +90,8 @@ def _common(style: Any, **config: object) -> dict[str, object]:
         "no_data_text": "No recovery attempts in this period",
         "truncate_label": 40,
         "explicit_size": False,
+        "min_scale": 3,
+        "max_scale": 6,
         **config,
     }
 
@@ -173,6 +175,7 @@ def daily_chart(report: FunnelReport) -> bytes:
             truncate_label=-1,
             value_formatter=lambda v: f"{v:,.0f}",
             spacing=3,
+            margin_bottom=14,
             width=1000,
             height=320,
         )

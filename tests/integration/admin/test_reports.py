@@ -14,6 +14,7 @@ import pytest
 from ssar.admin import reports
 from ssar.registry import Registry
 from ssar.store.tables import RecoveryFlowRow
+from tests.integration.recovery.conftest import Harness, harness  # noqa: F401 (fixture)
 from tests.support.admin import admin_browser
 
 INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.IGNORECASE)
@@ -451,3 +452,44 @@ def test_funnel_api_gives_the_page_numbers(any_registry: Registry) -> None:
 
 
 # --- a real recovery, then its case in the report -----------------------------------------
+
+
+def test_a_real_recovery_and_a_refused_one_appear_with_their_checks(
+    harness: Harness,  # noqa: F811
+) -> None:
+    harness.user("erika", "Erika", "Mustermann")
+    harness.profile()  # production, no face check
+    started = harness.start("erika").json()
+    harness.present(harness.wallet(), started["verification"]["link"])
+    assert harness.flow(started["id"])["state"] == "restored"
+    refused = harness.start("erika").json()
+    other = {"given_name": "Max", "family_name": "Mustermann", "birthdate": "1980-01-01"}
+    harness.present(harness.wallet(other), refused["verification"]["link"])
+    assert harness.flow(refused["id"])["state"] == "failed"
+
+    registry = harness.registry
+    by_state = {c["state"]: c["id"] for c in registry.recovery.cases()}  # case ids, not handles
+    restored_id, refused_id = by_state["restored"], by_state["failed"]
+    report = reports.funnel(registry.database, reports.default_filter(harness.clock.now().date()))
+    assert [s.count for s in report.stages] == [2, 2, 2, 1, 1, 0]
+    assert [(r.reason, r.stage) for r in report.reasons] == [("not_matched", "validation")]
+    with admin_browser(registry, username="auditor", role="reader") as admin:
+        html = admin.client.get("/admin/reports").text
+        assert f'href="/admin/reports/cases/{restored_id}"' in html
+        assert f'href="/admin/reports/cases/{refused_id}"' in html
+        case = admin.client.get(f"/admin/reports/cases/{restored_id}").text
+        checks = re.findall(r'data-check="([a-z_]+)" data-outcome="([a-z_]+)"', case)
+        assert checks == [
+            ("profile", "applies"),
+            ("credential", "passed"),
+            ("eligibility", "passed"),
+            ("evidence", "passed"),
+            ("account_match", "passed"),
+            ("restoration", "restored"),
+        ]
+        assert "Not required by the profile" in case
+        failed = admin.client.get(f"/admin/reports/cases/{refused_id}").text
+        assert ("account_match", "failed") in re.findall(
+            r'data-check="([a-z_]+)" data-outcome="([a-z_]+)"', failed
+        )
+        assert "Credential does not match the account" in failed
