@@ -208,7 +208,14 @@ def describe(issuer: TrustedIssuer, *, now: datetime) -> IssuerEntry:
         for index, jwk in enumerate(raw if isinstance(raw, list) else []):
             try:
                 keys.append(key_info(jwk))
-            except (CredentialError, JoseError, ValueError, KeyError, TypeError) as exc:
+            except (
+                CredentialError,
+                JoseError,
+                ValueError,
+                KeyError,
+                TypeError,
+                AttributeError,
+            ) as exc:
                 problems.append(f"key {index + 1} cannot be read: {exc}")
         return IssuerEntry(
             iss=issuer.iss,
@@ -362,7 +369,7 @@ def check_jwk(jwk: Any, *, where: str, field: str = "jwks") -> dict[str, Any]:
         public_key_from_jwk(jwk)
     except CredentialError as exc:
         raise KeyMaterialRejected(field, f"{where}: {exc.detail}") from None
-    except (JoseError, ValueError, KeyError, TypeError) as exc:
+    except (JoseError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise KeyMaterialRejected(field, f"{where} is not a valid public key ({exc})") from None
     return jwk
 

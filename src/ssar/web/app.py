@@ -81,6 +81,9 @@ def create_app(registry: Registry, *, idv_only: bool = False) -> FastAPI:
 
     app.include_router(scim_router)
     app.include_router(admin_router)
+    from ssar.admin.api_trust import router as admin_trust_router
+
+    app.include_router(admin_trust_router)
     from ssar.admin.api_users import router as admin_users_router
 
     app.include_router(admin_users_router)

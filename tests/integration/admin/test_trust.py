@@ -394,3 +394,130 @@ def test_adding_on_postgresql_too(any_registry: Registry) -> None:
         assert response.status_code == 303, response.text
     assert [i.iss for i in profile(any_registry).credentials.issuers] == [FIRST_ISS, NEW_ISS]  # type: ignore[union-attr]
     assert [k for k, _, _ in events(any_registry, "trust.")] == ["trust.issuer_added"]
+
+
+# --- the admin API ---------------------------------------------------------------------------
+
+
+def bearer(registry: Registry, scope: str, name: str = "automation") -> dict[str, str]:
+    token = registry.api_tokens.create(name=name, scopes=[scope]).token
+    return {"authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def api(registry: Registry) -> Iterator[Any]:
+    from tests.support.web import page_client
+
+    make_profiles(registry)
+    with page_client(registry) as client:
+        yield client
+
+
+def test_api_lists_adds_and_removes_issuers(api: Any, registry: Registry) -> None:
+    admin_headers = bearer(registry, "admin")
+    listed = api.get("/api/admin/trust/issuers", headers=bearer(registry, "admin:read", "r"))
+    assert listed.status_code == 200
+    issuers = {i["iss"]: i for i in listed.json()["issuers"]}
+    assert issuers[FIRST_ISS]["source"] == "jwks"
+    assert issuers[FIRST_ISS]["keys"][0]["kid"] == "first-1"
+    assert issuers[FIRST_ISS]["profiles"][0]["name"] == "Wallet users"
+    assert issuers[registry.idv_issuance.issuer_id]["builtin"] is True
+
+    key = Key(kid="api-1")
+    added = api.post(
+        "/api/admin/trust/issuers",
+        json={"profile": "Wallet users", "iss": NEW_ISS, "jwks": {"keys": [key.jwk]}},
+        headers=admin_headers,
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["keys"][0]["thumbprint"] == ECKey.import_key(key.jwk).thumbprint()
+    verify_sd_jwt_vc(sd_jwt_vc(key, NEW_ISS), trust=trust_of(registry), now=NOW)
+
+    pki = make_pki()
+    from cryptography.hazmat.primitives import serialization
+
+    anchor = pki.iaca.public_bytes(serialization.Encoding.PEM).decode()
+    added = api.post(
+        "/api/admin/trust/issuers",
+        json={"profile": "Wallet users", "iss": "https://dmv.example", "x5c": [anchor]},
+        headers=admin_headers,
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["anchors"][0]["is_ca"] is True
+
+    removed = api.delete(
+        "/api/admin/trust/issuers",
+        params={"profile": "Wallet users", "iss": NEW_ISS},
+        headers=admin_headers,
+    )
+    assert removed.status_code == 204
+    assert [i.iss for i in profile(registry).credentials.issuers] == [  # type: ignore[union-attr]
+        FIRST_ISS,
+        "https://dmv.example",
+    ]
+    assert [(k, a) for k, a, _ in events(registry, "trust.")] == [
+        ("trust.issuer_added", "token:automation"),
+        ("trust.issuer_added", "token:automation"),
+        ("trust.issuer_removed", "token:automation"),
+    ]
+
+
+def test_api_refusals_are_problems(api: Any, registry: Registry) -> None:
+    headers = bearer(registry, "admin")
+    private = ECKey.generate_key("P-256").as_dict(private=True)
+    refused = api.post(
+        "/api/admin/trust/issuers",
+        json={"profile": "Wallet users", "iss": NEW_ISS, "jwks": private},
+        headers=headers,
+    )
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "invalid_key_material"
+    assert "private key" in refused.json()["detail"]
+    assert private["d"] not in refused.text
+    both = api.post(
+        "/api/admin/trust/issuers",
+        json={"profile": "Wallet users", "iss": NEW_ISS, "jwks_uri": "https://x/j", "did": "x"},
+        headers=headers,
+    )
+    assert both.status_code == 422
+    missing = api.delete(
+        "/api/admin/trust/issuers", params={"profile": "nobody", "iss": NEW_ISS}, headers=headers
+    )
+    assert missing.status_code == 404
+    last = api.delete(
+        "/api/admin/trust/issuers",
+        params={"profile": "Wallet users", "iss": FIRST_ISS},
+        headers=headers,
+    )
+    assert last.status_code == 422
+    assert last.json()["code"] == "last_issuer"
+
+
+def test_api_reader_token_cannot_change_trust(api: Any, registry: Registry) -> None:
+    headers = bearer(registry, "admin:read")
+    denied = api.post(
+        "/api/admin/trust/issuers",
+        json={"profile": "Wallet users", "iss": NEW_ISS, "jwks": {"keys": [Key().jwk]}},
+        headers=headers,
+    )
+    assert denied.status_code == 403
+    denied = api.delete(
+        "/api/admin/trust/issuers",
+        params={"profile": "Wallet users", "iss": FIRST_ISS},
+        headers=headers,
+    )
+    assert denied.status_code == 403
+    assert api.get("/api/admin/trust/issuers").status_code == 401
+    assert events(registry, "trust.") == []
+
+
+def test_api_lists_providers(api: Any, registry: Registry) -> None:
+    response = api.get("/api/admin/providers", headers=bearer(registry, "admin:read"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["openid4vp"]["client_id"] == registry.presentations.client_id
+    assert body["openid4vp"]["client_id_scheme"] == "redirect_uri"
+    assert body["reference"]["issuer"] == registry.idv_issuance.issuer_id
+    assert [p["name"] for p in body["reference"]["profiles"]] == ["Reference"]
+    assert body["oidc_ida"] == []
+    assert body["callback_url"].endswith("/recover/callback")
