@@ -289,7 +289,7 @@ def type_choices(types: Iterable[str]) -> list[tuple[str, str]]:
         family, dot, _ = kind.partition(".")
         if dot and family + "." not in seen:
             seen.add(family + ".")
-            choices.append((family + ".", f"{family}.* (all {family} events)"))
+            choices.append((family + ".", f"{family}.* (all)"))
         choices.append((kind, kind))
     return choices
 
@@ -305,7 +305,9 @@ def summarise(data: dict[str, Any], *, width: int = 110) -> str:
             shown = "yes" if value else "no"
         elif value is None:
             continue
-        elif isinstance(value, str | int | float):
+        elif isinstance(value, str):
+            shown = _short_time(value)
+        elif isinstance(value, int | float):
             shown = str(value)
         elif isinstance(value, list):
             shown = ", ".join(str(v) for v in value[:5]) + (" …" if len(value) > 5 else "")
@@ -314,6 +316,19 @@ def summarise(data: dict[str, Any], *, width: int = 110) -> str:
         parts.append(f"{key.replace('_', ' ')}: {shown}")
     line = "; ".join(parts)
     return line if len(line) <= width else line[: width - 1].rstrip() + "…"
+
+
+def _short_time(value: str) -> str:
+    """An ISO date-time as ``YYYY-MM-DD HH:MM`` (UTC); any other text as it is."""
+    if len(value) < 19 or value[10] != "T":
+        return value
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def chain_status(session: Session) -> ChainStatus:

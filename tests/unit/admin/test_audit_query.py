@@ -42,7 +42,7 @@ def test_type_choices_put_each_family_before_its_types() -> None:
         "tap.issued",
         "tap.redeemed",
     ]
-    assert dict(choices)["tap."] == "tap.* (all tap events)"
+    assert dict(choices)["tap."] == "tap.* (all)"
 
 
 def test_summaries_leave_out_ids_and_stay_short() -> None:
@@ -57,6 +57,9 @@ def test_summaries_leave_out_ids_and_stay_short() -> None:
     assert summarise(data) == (
         'profile: Employees; one time: yes; usernames: a, b, c, d, e …; changed: {"mode": '
         '"production"}'
+    )
+    assert summarise({"expires_at": "2026-11-23T15:57:52.590983+01:00", "at": "T"}) == (
+        "expires at: 2026-11-23 14:57; at: T"
     )
     long = summarise({"note": "x" * 300}, width=40)
     assert len(long) == 40
