@@ -14,7 +14,7 @@ from ssar.admin.profile_forms import FormContext
 from ssar.directory.names import group_key
 from ssar.profiles.models import Profile
 from ssar.registry import Registry
-from ssar.store.tables import GroupRow, RecoveryFlowRow, UserRow
+from ssar.store.tables import GroupMemberRow, GroupRow, RecoveryFlowRow, UserRow
 
 #: up to this many groups the form offers checkboxes; beyond, a text field with suggestions
 CHECKBOX_GROUPS = 40
@@ -68,6 +68,19 @@ def known_groups(registry: Registry, names: Iterable[str]) -> dict[str, str]:
             select(GroupRow.name_key, GroupRow.name).where(GroupRow.name_key.in_(keys))
         ).all()
     return {key: name for key, name in rows}
+
+
+def largest_group(registry: Registry) -> str | None:
+    """The group with the most direct members (the set-up proposes it: usually "All Staff")."""
+    with registry.database.transaction() as session:
+        row = session.execute(
+            select(GroupRow.name, func.count(GroupMemberRow.user_id).label("members"))
+            .join(GroupMemberRow, GroupMemberRow.group_id == GroupRow.id)
+            .group_by(GroupRow.id, GroupRow.name, GroupRow.name_key)
+            .order_by(func.count(GroupMemberRow.user_id).desc(), GroupRow.name_key)
+            .limit(1)
+        ).first()
+    return None if row is None else str(row[0])
 
 
 def directory_counts(registry: Registry) -> DirectoryCounts:

@@ -66,7 +66,8 @@ def test_the_whole_wizard_from_an_empty_directory(registry: Registry) -> None:
         # 2. who: include All Staff, exclude Executives
         who = admin.client.get("/admin/setup/who")
         assert who.status_code == 200
-        assert 'value="All Staff"' in who.text
+        assert 'value="All Staff" checked' in who.text  # the group everyone is in is proposed
+        assert 'value="Engineering">' in who.text
         assert "privileged accounts are excluded anyway" in who.text
         how = admin.client.get(
             "/admin/setup/how",

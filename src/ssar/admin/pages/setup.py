@@ -17,6 +17,7 @@ from ssar.admin.profile_admin import (
     directory_counts,
     form_context,
     group_choices,
+    largest_group,
     provider_choices,
 )
 from ssar.admin.roles import CONFIG_MANAGE, USERS_MANAGE
@@ -279,8 +280,9 @@ def _who_page(
 ) -> Response:
     groups = group_choices(registry)
     include = list(state.include)
-    if not state.chosen and not include and groups.total == 1:
-        include = list(groups.names)  # one group: that is surely who
+    if not state.chosen and not include:
+        proposed = largest_group(registry)  # usually everyone's group, such as "All Staff"
+        include = [proposed] if proposed else []
     return render(
         request,
         templates,
