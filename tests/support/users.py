@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ssar.directory.names import username_key
+from ssar.directory.repository import DirectoryRepository
 from ssar.registry import Registry
 from ssar.store.tables import UserEmailRow, UserRow
 
@@ -40,4 +41,5 @@ def add_user(
             session.add(UserEmailRow(user_id=user.id, address=address, primary=i == 0, notify=True))
         for address in quiet_emails:
             session.add(UserEmailRow(user_id=user.id, address=address, notify=False))
+        DirectoryRepository(session).replace_name_keys(user.id, family_name)
     return user.id
