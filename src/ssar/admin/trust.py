@@ -312,14 +312,17 @@ class IssuerCounts:
     issuers: int  # distinct issuer ids the profiles name (the built-in one not counted)
     profiles: int  # profiles that name at least one issuer
     warnings: int  # rows with unusable or expired key material
+    split: frozenset[str]  # issuer ids whose key material differs between profiles
 
 
 def issuer_counts(entries: Sequence[IssuerEntry]) -> IssuerCounts:
     configured = [e for e in entries if not e.builtin]
+    ids = [e.iss for e in configured]
     return IssuerCounts(
-        issuers=len({e.iss for e in configured}),
+        issuers=len(set(ids)),
         profiles=len({p.id for e in configured for p in e.profiles}),
         warnings=sum(1 for e in entries if e.problems),
+        split=frozenset(i for i in ids if ids.count(i) > 1),
     )
 
 
