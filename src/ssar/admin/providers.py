@@ -41,6 +41,7 @@ class OpenId4VpInfo:
     response_mode: str
     certificate: VerifierCertificate | None
     profiles: tuple[ProfileUse, ...]
+    error: str | None = None  # the verifier cannot start (a bad certificate chain)
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,18 @@ def overview(registry: Registry) -> ProvidersOverview:
 
 
 def _openid4vp(registry: Registry, profiles: Sequence[Profile]) -> OpenId4VpInfo:
-    verifier = registry.presentations
+    try:
+        verifier = registry.presentations
+    except (ConfigurationError, ValueError) as exc:
+        return OpenId4VpInfo(
+            client_id="",
+            scheme="x509_san_dns",
+            response_uri=f"{registry.settings.base_url}/openid4vp/response",
+            response_mode=RESPONSE_MODE,
+            certificate=None,
+            profiles=_uses(profiles, "openid4vp"),
+            error=exc.detail if isinstance(exc, ConfigurationError) else str(exc),
+        )
     scheme = verifier.client_id.split(":", 1)[0]
     certificate = None
     if verifier.certificate_chain:

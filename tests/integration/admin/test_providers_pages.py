@@ -221,3 +221,38 @@ def test_the_api_lists_the_oidc_ida_provider_without_its_secret(
     assert bank["trust_frameworks"] == ["eidas", "de_aml"]
     assert [p["name"] for p in bank["profiles"]] == ["Bank customers"]
     assert SECRET not in response.text
+
+
+def test_a_verifier_certificate_for_another_key_is_reported(registry: Registry) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    other = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wrong key")])
+    now = registry.clock.now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(other.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now.replace(year=now.year - 1))
+        .not_valid_after(now.replace(year=now.year + 1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(other, hashes.SHA256())
+    )
+    registry.settings.var_dir.mkdir(parents=True, exist_ok=True)
+    (registry.settings.var_dir / "openid4vp-verifier-chain.pem").write_bytes(
+        cert.public_bytes(serialization.Encoding.PEM)
+    )
+    with admin_browser(registry) as admin:
+        page = admin.client.get("/admin/providers")
+    assert page.status_code == 200
+    assert "Not working" in page.text
+    assert "not for the signing key" in page.text
+
+
+def test_the_forms_carry_a_real_csrf_token(admin: AdminBrowser) -> None:
+    page = admin.client.get("/admin/providers")
+    tokens = re.findall(r'name="csrf_token" value="([^"]*)"', page.text)
+    assert tokens
+    assert all(t == admin.csrf for t in tokens)

@@ -521,3 +521,10 @@ def test_api_lists_providers(api: Any, registry: Registry) -> None:
     assert [p["name"] for p in body["reference"]["profiles"]] == ["Reference"]
     assert body["oidc_ida"] == []
     assert body["callback_url"].endswith("/recover/callback")
+
+
+def test_the_trust_forms_carry_a_real_csrf_token(admin: AdminBrowser) -> None:
+    for url in ("/admin/trust", f"/admin/trust/issuers/{issuer_slug(FIRST_ISS)}"):
+        tokens = re.findall(r'name="csrf_token" value="([^"]*)"', admin.client.get(url).text)
+        assert tokens, url
+        assert all(t == admin.csrf for t in tokens), url
