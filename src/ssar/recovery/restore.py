@@ -188,7 +188,7 @@ def _notify_restored(
             body_text=(
                 f"The account {user.username} ({user.display_name}) was recovered by identity "
                 f"verification at {now:%Y-%m-%d %H:%M} UTC (profile {row.profile_name}).\n\n"
-                f"Case {row.id}: {base_url}/api/admin/recovery/cases/{row.id}\n"
+                f"Case {row.id}: {base_url}/admin/reports/cases/{row.id}\n"
                 f"If the user says it was not them, this link revokes the pass and locks "
                 f"recovery for the account:\n{link}\n"
             ),
@@ -289,7 +289,7 @@ def dispute(service: RecoveryService, token: str) -> dict[str, Any]:
                         "was reported as not made by the user. Its pass and anything registered "
                         "with it were revoked and self-service recovery is locked for the "
                         f"account.\n\nCase {row.id}: {service.settings.base_url}"
-                        f"/api/admin/recovery/cases/{row.id}\n"
+                        f"/admin/reports/cases/{row.id}\n"
                     ),
                     at=now,
                 )

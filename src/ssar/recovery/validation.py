@@ -188,7 +188,7 @@ class Validator:
                     "A recovery attempt presented identity evidence that already recovered a "
                     f"different account. It was refused.\n\nAccount typed: {row.account}\n"
                     f"Time: {now:%Y-%m-%d %H:%M} UTC\nCase {row.id}: {self._base_url}"
-                    f"/api/admin/recovery/cases/{row.id}\n"
+                    f"/admin/reports/cases/{row.id}\n"
                 ),
                 at=now,
             )

@@ -119,6 +119,8 @@ def test_R2_R3_R5_R6_production_recovery_with_face_check(harness: Harness) -> No
         "erika@example.org",
     ]
     assert all(re.search(r"/recover/dispute/[\w-]{40,}", m.body_text) for m in mail)
+    (to_admin,) = [m for m in mail if m.to_address == "admin@example.org"]
+    assert f"/admin/reports/cases/{row.id}" in to_admin.body_text  # the case page, not the API
     for event in (
         "recovery.started",
         "recovery.identity_verification_started",
