@@ -3,7 +3,7 @@ verification. Any admin token may read (scope ``admin`` or ``admin:read``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from ssar.audit import query
 from ssar.audit.log import verify_chain
+from ssar.errors import ValidationFailed
 from ssar.web.auth import AdminReader
 from ssar.web.deps import RegistryDep
 
@@ -31,7 +32,7 @@ class Problem(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No bearer token, or an unknown or revoked one"},
     403: {"model": Problem, "description": "The token's scope does not allow reading the log"},
-    422: {"description": "A query parameter is malformed"},
+    422: {"description": "A query parameter is malformed or out of range"},
 }
 
 
@@ -85,10 +86,13 @@ UntilQuery = Annotated[
 ]
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def _utc(value: datetime | None, name: str) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return query.as_utc(value)
+    except ValueError as exc:
+        raise ValidationFailed(f"{name}: {exc}", field=name) from exc
 
 
 def _filter(
@@ -104,8 +108,8 @@ def _filter(
         actor=actor,
         actor_exact=actor_exact,
         user=user,
-        since=_utc(since),
-        until=_utc(until),
+        since=_utc(since, "since"),
+        until=_utc(until, "until"),
     )
 
 
@@ -125,7 +129,8 @@ def audit_events(
     since: SinceQuery = None,
     until: UntilQuery = None,
     before_seq: Annotated[
-        int | None, Query(ge=1, description="Only events older than this seq (the next page).")
+        int | None,
+        Query(ge=1, le=query.MAX_SEQ, description="Only events older than this seq (next page)."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=query.MAX_PAGE_SIZE)] = query.PAGE_SIZE,
 ) -> AuditEventsPage:
@@ -162,7 +167,9 @@ def audit_export(
     user: UserQuery = "",
     since: SinceQuery = None,
     until: UntilQuery = None,
-    since_seq: Annotated[int, Query(ge=0, description="Only events after this seq.")] = 0,
+    since_seq: Annotated[
+        int, Query(ge=0, le=query.MAX_SEQ, description="Only events after this seq.")
+    ] = 0,
 ) -> StreamingResponse:
     flt = _filter(type, actor, actor_exact, user, since, until)
     return StreamingResponse(

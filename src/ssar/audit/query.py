@@ -28,6 +28,8 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 EXPORT_BATCH = 500
 VERIFIED = "audit.verified"
+#: the largest seq a database integer holds; larger bounds from a URL are clamped to it
+MAX_SEQ = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,8 @@ def search(
     """One page of matching events, newest first: older than ``before_seq``, or (for the
     "newer" link) the ``limit`` events just newer than ``after_seq``."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
+    before_seq = None if before_seq is None else max(0, min(before_seq, MAX_SEQ))
+    after_seq = None if after_seq is None else max(0, min(after_seq, MAX_SEQ))
     where = _conditions(session, flt)
     query = select(AuditEventRow).where(*where)
     if after_seq is not None:
@@ -227,6 +231,8 @@ def _any(session: Session, where: list[ColumnElement[bool]], bound: ColumnElemen
 
 
 def get_event(session: Session, seq: int) -> AuditEvent | None:
+    if not 1 <= seq <= MAX_SEQ:
+        return None
     row = session.get(AuditEventRow, seq)
     if row is None:
         return None
@@ -238,7 +244,7 @@ def export_records(
 ) -> Iterator[dict[str, Any]]:
     """Every matching event after ``since_seq``, oldest first, in the export shape. Each batch is
     read in its own transaction, so a consumer may take its time between batches."""
-    last = since_seq
+    last = max(0, min(since_seq, MAX_SEQ))
     while True:
         with database.transaction() as session:
             rows = session.execute(
@@ -411,9 +417,24 @@ def parse_day(value: str, *, end: bool = False) -> datetime | None:
     if len(value) == 10:
         day = date.fromisoformat(value)
         start = datetime.combine(day, time.min, tzinfo=UTC)
-        return start + timedelta(days=1) if end else start
-    moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        if not end:
+            return start
+        try:
+            return start + timedelta(days=1)
+        except OverflowError as exc:
+            raise ValueError("the date is out of range") from exc
+    return as_utc(datetime.fromisoformat(value))
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware UTC instant (a naive one is taken as UTC); ValueError past the calendar's
+    ends (0001-01-01T00:00+01:00 has no UTC date)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("the date is out of range") from exc
 
 
 #: badge tones for event types: exact types first, then by the last word, then by family

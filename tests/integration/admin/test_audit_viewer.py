@@ -467,3 +467,31 @@ def test_cli_export_refuses_a_bad_date(registry: Registry, tmp_path: Path) -> No
     env = {"SSAR_DATABASE_URL": registry.settings.database_url, "SSAR_VAR_DIR": str(tmp_path)}
     result = CliRunner().invoke(app, ["audit", "export", "--since", "soon"], env=env)
     assert result.exit_code == 2
+
+
+def test_out_of_range_bounds_are_refused_or_clamped_not_errors(registry: Registry) -> None:
+    seed_mixed(registry)
+    reader = _bearer(registry, "admin:read")
+    huge = str(2**64)
+    with admin_browser(registry, role="reader") as admin:
+        for params in ({"before": huge}, {"after": huge}, {"before": "9" * 5000}):
+            assert admin.client.get("/admin/audit", params=params).status_code == 200
+        page = admin.client.get("/admin/audit", params={"before": str(2**63 - 1)}).text
+        assert 'href="/admin/audit/events/1"' in page
+        missing = admin.client.get(f"/admin/audit/events/{huge}", headers={"accept": "text/html"})
+        assert missing.status_code == 404
+        client = admin.client
+        for params in (
+            {"before_seq": huge},
+            {"since": "0001-01-01T00:00:00+01:00"},
+            {"until": "9999-12-31T23:59:59-01:00"},
+        ):
+            response = client.get("/api/admin/audit/events", params=params, headers=reader)
+            assert response.status_code == 422, (params, response.text)
+        response = client.get(
+            "/api/admin/audit/events", params={"before_seq": str(2**63 - 1)}, headers=reader
+        )
+        assert response.status_code == 200
+        assert len(response.json()["events"]) > 7
+    with pytest.raises(ValueError, match="out of range"):
+        query.parse_day("9999-12-31", end=True)

@@ -46,7 +46,7 @@ def _filter(request: Request) -> tuple[query.AuditFilter, dict[str, str], dict[s
 
 def _seq(request: Request, name: str) -> int | None:
     value = request.query_params.get(name) or ""
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isdigit() and len(value) <= 19 else None
 
 
 @router.get("/audit")
