@@ -270,7 +270,7 @@ def list_groups(
     principal: AdminReader,
     registry: RegistryDep,
     q: Annotated[str, Query(max_length=256, description="Start of the group name")] = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> GroupList:
     listing = AdminDirectory(registry.database).list_groups(query=q, page=page, limit=limit)

@@ -65,6 +65,8 @@ USER_FILTERS: Final = (
 )
 MAX_LIMIT: Final = 200
 MAX_QUERY_CHARS: Final = 256
+#: deeper pages than this are clamped (an OFFSET past SQLite's 64-bit integers is a server error)
+MAX_PAGE: Final = 1_000_000
 SHOWN_GROUPS: Final = 3
 
 
@@ -322,7 +324,7 @@ class AdminDirectory:
         self, *, query: str | None = None, page: int = 1, limit: int | None = 50
     ) -> GroupListPage:
         size = clamp_limit(limit)
-        page = max(1, page)
+        page = min(max(1, page), MAX_PAGE)
         where: list[ColumnElement[bool]] = []
         key = group_key((query or "")[:MAX_QUERY_CHARS])
         if key:
@@ -377,7 +379,7 @@ class AdminDirectory:
 
     def group_detail(self, group_id: str, *, page: int = 1, limit: int | None = 50) -> GroupDetail:
         size = clamp_limit(limit)
-        page = max(1, page)
+        page = min(max(1, page), MAX_PAGE)
         with self._db.transaction() as session:
             row = session.get(GroupRow, group_id)
             if row is None:

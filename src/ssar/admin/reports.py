@@ -58,6 +58,8 @@ STOPPED_AT: dict[str, str] = {
 }
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+#: deeper pages than this are clamped (an OFFSET past 64 bits is a server error)
+MAX_PAGE = 1_000_000
 PAGE_SIZE = 25
 
 #: reason codes people read in the reports; anything else is shown as its code in words
@@ -463,7 +465,7 @@ def case_list(
     where = _where(flt)
     if outcome is not None:
         where.append(_outcome_clause(outcome))
-    page = max(1, page)
+    page = min(max(1, page), MAX_PAGE)
     with database.transaction() as session:
         rows = session.execute(
             select(

@@ -116,3 +116,10 @@ def test_groups_pages_need_an_admin_and_have_no_inline_script(registry: Registry
             assert INLINE.search(page.text) is None, page.text
         admin.client.post("/signout", data={"csrf_token": admin.csrf})
         assert admin.client.get("/admin/groups").status_code == 303
+
+
+def test_absurd_page_numbers_are_clamped_not_server_errors(registry: Registry) -> None:
+    with admin_browser(registry) as admin:
+        huge = str(2**70)
+        assert admin.client.get(f"/admin/groups?page={huge}").status_code in (200, 422)
+        assert admin.client.get(f"/admin/reports?page={huge}").status_code in (200, 422)
