@@ -124,7 +124,8 @@ def test_which_tester_explains_the_decision_with_the_nested_path(registry: Regis
     assert "unknown user" in nobody
 
 
-def test_create_a_profile_through_the_form(registry: Registry) -> None:
+def test_create_a_profile_through_the_form(any_registry: Registry) -> None:
+    registry = any_registry
     _directory(registry)
     with admin_browser(registry) as admin:
         form = admin.client.get("/admin/profiles/new")
@@ -259,7 +260,8 @@ def test_edit_keeps_the_name_and_mode_and_records_the_change(registry: Registry)
     assert "exclude_groups" in event.data["changed"]
 
 
-def test_switching_mode_needs_the_confirmation_checkbox(registry: Registry) -> None:
+def test_switching_mode_needs_the_confirmation_checkbox(any_registry: Registry) -> None:
+    registry = any_registry
     _directory(registry)
     _employees(registry)
     profile = registry.profiles.get("Employees")

@@ -47,7 +47,8 @@ def _hidden(html: str) -> list[tuple[str, str]]:
     ]
 
 
-def test_the_whole_wizard_from_an_empty_directory(registry: Registry) -> None:
+def test_the_whole_wizard_from_an_empty_directory(any_registry: Registry) -> None:
+    registry = any_registry
     with admin_browser(registry) as admin:
         overview = admin.client.get("/admin")
         assert 'href="/admin/setup"' in overview.text
