@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ssar.idv.oidc_op import OpenIdProvider
     from ssar.openid4vp.service import PresentationService
     from ssar.profiles.service import ProfileService
+    from ssar.providers.jwks_uri import JwksUriFetcher
     from ssar.recovery.service import RecoveryService
     from ssar.recovery.validation import Validator
     from ssar.signin.service import SigninService
@@ -173,7 +174,14 @@ class Registry:
                 "iss": self.idv_issuance.issuer_id,
                 "jwks": self.idv_issuance.jwks(),
             },
+            jwks_uri_fetcher=lambda uri: self.jwks_uri_fetcher.fetch(uri, now=self.clock.now()),
         )
+
+    @cached_property
+    def jwks_uri_fetcher(self) -> JwksUriFetcher:
+        from ssar.providers.jwks_uri import JwksUriFetcher
+
+        return JwksUriFetcher(self.http)
 
     @cached_property
     def idv_openid_provider(self) -> OpenIdProvider:

@@ -229,10 +229,6 @@ def describe(issuer: TrustedIssuer, *, now: datetime) -> IssuerEntry:
             iss=issuer.iss,
             source="jwks_uri",
             jwks_uri=issuer.jwks_uri,
-            problems=(
-                "The verifier does not fetch keys from a JWKS URL: credentials of this issuer "
-                "are refused until its keys are pasted as a JWKS.",
-            ),
         )
     anchors: list[AnchorInfo] = []
     for index, pem in enumerate(issuer.x5c):

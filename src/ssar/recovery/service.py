@@ -152,6 +152,7 @@ class RecoveryService:
         validator: Callable[[], Any],
         redirect_providers: Callable[[], Mapping[str, Any]] = dict,
         reference_issuer: Callable[[], Mapping[str, Any]] | None = None,
+        jwks_uri_fetcher: Callable[[str], Mapping[str, Any] | None] | None = None,
     ) -> None:
         self._db = database
         self._clock = clock
@@ -163,6 +164,7 @@ class RecoveryService:
         self._validator = validator  # -> ssar.recovery.validation.Validator (lazy: httpx)
         self._redirect_providers = redirect_providers
         self._reference = reference_issuer
+        self._fetch_jwks = jwks_uri_fetcher  # jwks_uri → its public keys, or None (fail closed)
         self.face_key = secret_key.derive("recovery/face-challenge")
 
     @property
@@ -456,9 +458,12 @@ class RecoveryService:
         document: dict[str, Any] = {"issuers": [], "x509_anchors": []}
         if profile is not None and profile.credentials is not None:
             for issuer in profile.credentials.issuers:
-                if issuer.jwks is not None or issuer.jwks_uri is not None:
+                jwks = issuer.jwks
+                if jwks is None and issuer.jwks_uri is not None and self._fetch_jwks is not None:
+                    jwks = self._fetch_jwks(issuer.jwks_uri)  # pinned into this request's trust
+                if jwks is not None or issuer.jwks_uri is not None:
                     document["issuers"].append(
-                        {"iss": issuer.iss, "jwks": issuer.jwks, "jwks_uri": issuer.jwks_uri}
+                        {"iss": issuer.iss, "jwks": jwks, "jwks_uri": issuer.jwks_uri}
                     )
                 document["x509_anchors"].extend(issuer.x5c)
         if profile is not None and profile.provider_type == "reference":

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from ssar.recovery.service import UNIFORM_MESSAGE
 from ssar.store.tables import AuditEventRow, OutboxRow, RecoveryFlowRow
 from ssar.wallet.presenter import PresentationRefused
-from tests.integration.recovery.conftest import Harness
+from tests.integration.recovery.conftest import Harness, profile_doc
 from tests.integration.recovery.test_flow import give_passkey
 from tests.support.issuer import IdentityIssuer
 
@@ -321,3 +321,41 @@ def test_R32_more_namesakes_than_the_lookup_returns_is_refused(org: Harness) -> 
     case = assert_uniform_failure(org, run(org, "erika"), "erika")
     assert case.reason == "ambiguous_namesakes"
     assert case.checks[-1]["detail"] == "too_many_namesakes"
+
+
+JWKS_URI = "https://keys.test/jwks.json"
+
+
+def _jwks_uri_profile(org: Harness) -> None:
+    doc = profile_doc(org.issuer)
+    doc["credentials"]["issuers"] = [{"iss": org.issuer.iss, "jwks_uri": JWKS_URI}]
+    org.registry.profiles.apply({"profiles": [doc]}, actor="test")
+
+
+def test_an_issuer_published_at_a_jwks_uri_is_fetched_and_trusted(org: Harness) -> None:
+    _jwks_uri_profile(org)
+    served = {"keys": [org.issuer.key.jwk]}
+    org.external["keys.test"] = lambda request: httpx.Response(200, json=served)
+    flow = run(org, "erika")
+    assert flow["state"] in ("restored", "validating", "face_checking"), flow
+    assert case_of(org, flow).issuer == org.issuer.iss
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda request: httpx.Response(503),
+        lambda request: httpx.Response(200, content=b"<html>not json</html>"),
+        lambda request: httpx.Response(200, json={"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}),
+        None,  # unreachable
+    ],
+    ids=["error", "garbage", "only-a-symmetric-key", "unreachable"],
+)
+def test_an_unavailable_jwks_uri_fails_closed(
+    org: Harness, answer: Callable[[httpx.Request], httpx.Response] | None
+) -> None:
+    _jwks_uri_profile(org)
+    if answer is not None:
+        org.external["keys.test"] = answer
+    case = assert_uniform_failure(org, run(org, "erika"), "erika")
+    assert case.reason == "untrusted_issuer"

@@ -342,7 +342,7 @@ def test_describe_reports_keys_anchors_and_problems() -> None:
     assert any("expired" in p for p in entry.problems)
     uri = describe(TrustedIssuer(iss="https://i", jwks_uri="https://i/jwks"), now=NOW)
     assert uri.source == "jwks_uri"
-    assert uri.problems  # the verifier does not fetch keys from a URL
+    assert uri.problems == ()  # fetched when a presentation is requested
     did = did_jwk(ECKey.generate_key("P-256").as_dict(private=False))
     entry = describe(TrustedIssuer(iss=did, jwks=check_did(did)), now=NOW)
     assert (entry.source, entry.did_method, entry.source_label) == ("did", "jwk", "DID (did:jwk)")
