@@ -58,6 +58,9 @@ STOPPED_AT: dict[str, str] = {
 }
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+#: report dates outside these are refused (a range computed around year 1 or 9999 overflows)
+EARLIEST = date(2000, 1, 1)
+LATEST = date(9000, 12, 31)
 #: deeper pages than this are clamped (an OFFSET past 64 bits is a server error)
 MAX_PAGE = 1_000_000
 PAGE_SIZE = 25
@@ -173,10 +176,14 @@ def parse_filter(
         if not raw:
             return fallback
         try:
-            return date.fromisoformat(raw)
+            value = date.fromisoformat(raw)
         except ValueError:
             errors[name] = "Enter a date as YYYY-MM-DD."
             return fallback
+        if not EARLIEST <= value <= LATEST:
+            errors[name] = f"Choose a date from {EARLIEST} to {LATEST}."
+            return fallback
+        return value
 
     end = day("to", default.end)
     start = day("from", end - timedelta(days=DEFAULT_DAYS - 1))

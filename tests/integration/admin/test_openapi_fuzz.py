@@ -4,6 +4,7 @@ valid ``admin`` token on a seeded directory, so the fuzzing reaches past authent
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from tests.conftest import make_settings
 from tests.support.users import add_user
 
 ADMIN_PREFIX = "/api/admin"
+#: generated requests per operation (more with SSAR_FUZZ_EXAMPLES=200 for a deeper run)
+EXAMPLES = int(os.environ.get("SSAR_FUZZ_EXAMPLES", "25"))
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +90,7 @@ def _declares_bearer(operation: dict[str, Any]) -> bool:
 
 
 def test_admin_api_has_no_server_errors(api_schema: Any, token: str) -> None:
-    """Each admin operation gets 20 generated requests with a valid token. (schemathesis's
+    """Each admin operation gets EXAMPLES generated requests with a valid token. (schemathesis's
     pytest plugin does not run on pytest 9, so hypothesis drives its strategies directly.)"""
     headers = {"Authorization": f"Bearer {token}"}
     labels = []
@@ -97,7 +100,7 @@ def test_admin_api_has_no_server_errors(api_schema: Any, token: str) -> None:
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=20,
+            max_examples=EXAMPLES,
             deadline=None,
             database=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

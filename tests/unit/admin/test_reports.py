@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
+
 from ssar.admin import reports
 
 TODAY = date(2026, 3, 31)
@@ -99,3 +101,13 @@ def test_check_entry_in_words() -> None:
     assert (face.tone, face.score, face.facts) == ("success", 91.0, [("Attempt", "2")])
     evaluated = reports.check_entry({"check": "decision", "outcome": "evaluated"})
     assert (evaluated.label, evaluated.tone, evaluated.detail) == ("Decision", "info", "")
+
+
+@pytest.mark.parametrize("value", ["0001-01-01", "9999-12-31", "1999-12-31"])
+def test_report_dates_far_from_now_are_refused_not_overflowed(value: str) -> None:
+    from ssar.admin.reports import parse_filter
+
+    for name in ("from", "to"):
+        flt, errors = parse_filter({name: value}, today=date(2026, 11, 23))
+        assert name in errors
+        assert flt.end == date(2026, 11, 23)
