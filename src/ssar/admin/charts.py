@@ -6,6 +6,7 @@ the response's policy :data:`SVG_CSP`, and the page beside it shows the same num
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -76,6 +77,13 @@ def _style(*colours: str) -> Any:
     )
 
 
+def count_ticks(top: int, *, most: int = 6) -> list[int]:
+    """Whole-number axis ticks from 0 past ``top`` (counts have no fractions: pygal's own ticks
+    for small counts read 0, 0, 0, 1, 1, 1)."""
+    step = max(1, math.ceil(max(1, top) / (most - 1)))
+    return list(range(0, max(1, top) + step, step))
+
+
 def _common(style: Any, **config: object) -> dict[str, object]:
     return {
         "style": style,
@@ -116,6 +124,7 @@ def funnel_chart(report: FunnelReport) -> bytes:
             value_formatter=lambda v: f"{v:,.0f}",
             show_x_guides=True,
             show_y_guides=False,
+            y_labels=count_ticks(report.started),
         )
     )
     stages = list(reversed(report.stages))  # pygal draws the first label at the bottom
@@ -127,7 +136,7 @@ def funnel_chart(report: FunnelReport) -> bytes:
             for s in stages
         ],
     )
-    chart.range = (0, max(1, report.started))
+    chart.range = (0, count_ticks(report.started)[-1])
     return _render(chart)
 
 
@@ -149,6 +158,7 @@ def reasons_chart(report: FunnelReport, *, limit: int = 10) -> bytes:
             show_y_guides=False,
             height=reasons_height(len(reasons)),
             truncate_label=48,
+            y_labels=count_ticks(max((r.count for r in reasons), default=0)),
         )
     )
     ordered = list(reversed(reasons))
@@ -178,6 +188,7 @@ def daily_chart(report: FunnelReport) -> bytes:
             margin_bottom=14,
             width=1000,
             height=320,
+            y_labels=count_ticks(max((sum(d.counts.values()) for d in report.days), default=0)),
         )
     )
     chart.x_labels = labels

@@ -111,3 +111,13 @@ def test_report_dates_far_from_now_are_refused_not_overflowed(value: str) -> Non
         flt, errors = parse_filter({name: value}, today=date(2026, 11, 23))
         assert name in errors
         assert flt.end == date(2026, 11, 23)
+
+
+@pytest.mark.parametrize(
+    ("top", "ticks"),
+    [(0, [0, 1]), (1, [0, 1]), (3, [0, 1, 2, 3]), (5, [0, 1, 2, 3, 4, 5]), (12, [0, 3, 6, 9, 12])],
+)
+def test_chart_axes_count_in_whole_numbers(top: int, ticks: list[int]) -> None:
+    from ssar.admin.charts import count_ticks
+
+    assert count_ticks(top) == ticks
