@@ -262,6 +262,64 @@ def add_group(
         console.print(f"Added group [bold]{group.name}[/bold]{where}.")
 
 
+@groups_app.command("import")
+def import_groups(
+    file: Annotated[Path, typer.Argument(help="CSV: name,parent (one row per nesting)")],
+    as_json: JsonOption = False,
+) -> None:
+    """Import groups and their nesting from a CSV file with the columns name,parent.
+
+    A group in several parents has one row per parent; an empty parent makes a top-level group.
+    Parents may come after their children. Existing groups and nestings are skipped; a row whose
+    nesting would make a cycle is refused with its line. Exit 0 when no row was refused, 1 when
+    some were, 2 when the file cannot be used at all. Running it again is safe.
+    """
+    with reporting_errors(as_json):
+        directory = open_registry().directory
+        if sys.stdout.isatty() and not as_json:
+            with Progress(
+                TextColumn("Importing groups"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("import", total=None)
+
+                def report(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                result = directory.import_groups_csv(file, actor=ACTOR, progress=report)
+        else:
+            result = directory.import_groups_csv(file, actor=ACTOR)
+    if as_json:
+        print_json(
+            {
+                "created": result.created,
+                "existing": result.existing,
+                "nested": result.nested,
+                "already_nested": result.already_nested,
+                "rejected": result.rejected,
+                "errors": [
+                    {"line": e.line, "name": e.username, "reason": e.reason} for e in result.errors
+                ],
+            }
+        )
+    else:
+        console.print(
+            f"Created {result.created} groups ({result.existing} existed), made "
+            f"{result.nested} nestings ({result.already_nested} existed), rejected "
+            f"{result.rejected} rows."
+        )
+        for error in result.errors[:50]:
+            err_console.print(f"  line {error.line}: {error.username or '?'}: {error.reason}")
+        if result.rejected > 50:
+            err_console.print(f"  … and {result.rejected - 50} more (use --json for all).")
+    if result.rejected:
+        raise typer.Exit(EXIT_NEGATIVE)
+
+
 @groups_app.command("add-member")
 def add_member(group: str, username: str, as_json: JsonOption = False) -> None:
     """Put a user directly in a group."""

@@ -17,6 +17,13 @@ from sqlalchemy.orm import Session
 from ssar.audit.log import AuditLog
 from ssar.clock import Clock
 from ssar.directory.filters import Filter
+from ssar.directory.group_import import (
+    GroupImportResult,
+    GroupImportRow,
+    acyclic_nestings,
+    parents_first,
+    read_groups_csv,
+)
 from ssar.directory.importer import ImportRow, read_users_csv
 from ssar.directory.models import (
     UNSET,
@@ -757,6 +764,184 @@ class DirectoryService:
             data={"count": len(users), "usernames": [u["username"] for u in users]},
         )
         return len(users)
+
+    def import_groups_csv(
+        self,
+        source: Path | TextIO,
+        *,
+        actor: str = "system",
+        progress: ProgressCallback | None = None,
+    ) -> GroupImportResult:
+        """Import a groups CSV file (``name,parent``; see ``ssar.directory.group_import``)."""
+        if isinstance(source, Path):
+            try:
+                with source.open(encoding="utf-8-sig", newline="") as stream:
+                    parsed = list(read_groups_csv(stream))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValidationFailed(f"cannot read {source}: {exc}", field="file") from exc
+        else:
+            parsed = list(read_groups_csv(source))
+        rows = [r for r in parsed if isinstance(r, GroupImportRow)]
+        errors = [r for r in parsed if isinstance(r, ImportRowError)]
+        return self.import_groups(rows, actor=actor, progress=progress, errors=errors)
+
+    def import_groups(
+        self,
+        rows: Sequence[GroupImportRow],
+        *,
+        actor: str = "system",
+        progress: ProgressCallback | None = None,
+        errors: Sequence[ImportRowError] = (),
+    ) -> GroupImportResult:
+        """Create the groups named in ``rows`` (parents first) and nest them; what exists is
+        skipped, so running it again is safe.
+
+        Groups are created in batches, each one transaction with one ``group.imported`` event
+        listing the names. The nestings are then checked against the stored ones for cycles
+        (a row that would close one is refused with its line) and inserted in one transaction
+        that holds the nesting lock, in batches with one ``group.nestings_imported`` event each.
+        """
+        rejected = list(errors)
+        names: dict[str, str] = {}
+        wanted: dict[tuple[str, str], int] = {}
+        for row in rows:
+            names.setdefault(group_key(row.name), row.name)
+            if row.parent is not None:
+                names.setdefault(group_key(row.parent), row.parent)
+                wanted.setdefault((group_key(row.parent), group_key(row.name)), row.line)
+        with self._db.transaction() as session:
+            ids = self._group_ids_by_key(session, list(names))
+            stored = self._stored_nestings(session)
+
+        # refuse cycles before creating anything; stored nestings are by id, and a group not
+        # created yet stands in as "new:<key>" (an id is a UUID, so the two cannot meet)
+        def node(key: str) -> str:
+            return ids.get(key) or f"new:{key}"
+
+        checked, refused = acyclic_nestings(
+            stored, [(line, node(p), node(c)) for (p, c), line in wanted.items()]
+        )
+        kept_lines = {line for line, _, _ in checked}
+        kept = [(line, p, c) for (p, c), line in wanted.items() if line in kept_lines]
+        for line in refused:
+            row = next(r for r in rows if r.line == line)
+            rejected.append(
+                ImportRowError(
+                    line, row.name, f"nesting {row.name!r} in {row.parent!r} would make a cycle"
+                )
+            )
+        missing = [k for k in names if k not in ids]
+        ordered = parents_first(missing, [(p, c) for _, p, c in kept])
+        total = len(ordered) + len(kept)
+        done = 0
+        if progress is not None:
+            progress(0, total)
+        created = 0
+        for start in range(0, len(ordered), self._batch):
+            batch = ordered[start : start + self._batch]
+            for attempt in (1, 2):
+                try:
+                    with self._db.transaction() as session:
+                        made = self._insert_group_batch(
+                            session, [names[k] for k in batch], ids, actor=actor
+                        )
+                    break
+                except IntegrityError:
+                    if attempt == 2:  # a concurrent writer made one of them; retry skips it
+                        raise
+            created += made
+            done += len(batch)
+            if progress is not None:
+                progress(done, total)
+        nested = 0
+        with self._db.transaction() as session:
+            self._lock_nesting(session)
+            stored_now = set(self._stored_nestings(session))
+            edges = [(ids[p], ids[c], names[p], names[c]) for _, p, c in kept]
+            if stored_now != set(stored):  # someone nested groups meanwhile: check again
+                by_id = [(line, ids[p], ids[c]) for line, p, c in kept]
+                kept_ids, late = acyclic_nestings(stored_now, by_id)
+                keep = {(p, c) for _, p, c in kept_ids}
+                edges = [e for e in edges if (e[0], e[1]) in keep]
+                rejected.extend(
+                    ImportRowError(line, None, "this nesting would make a cycle") for line in late
+                )
+            new_edges = [e for e in edges if (e[0], e[1]) not in stored_now]
+            for start in range(0, len(new_edges), self._batch):
+                batch_edges = new_edges[start : start + self._batch]
+                session.execute(
+                    insert(_table(GroupNestingRow)),
+                    [{"parent_id": p, "child_id": c} for p, c, _, _ in batch_edges],
+                )
+                AuditLog(session).append(
+                    "group.nestings_imported",
+                    at=self._clock.now(),
+                    actor=actor,
+                    data={
+                        "count": len(batch_edges),
+                        "nestings": [[pn, cn] for *_, pn, cn in batch_edges],
+                    },
+                )
+                nested += len(batch_edges)
+                if progress is not None:
+                    progress(done + nested, total)
+        if progress is not None:
+            progress(total, total)
+        rejected.sort(key=lambda e: e.line)
+        return GroupImportResult(
+            created=created,
+            existing=len(names) - len(missing),
+            nested=nested,
+            already_nested=len(kept) - nested,
+            errors=tuple(rejected),
+        )
+
+    def _group_ids_by_key(self, session: Session, keys: Sequence[str]) -> dict[str, str]:
+        ids: dict[str, str] = {}
+        for start in range(0, len(keys), 5000):
+            chunk = keys[start : start + 5000]
+            for key, group_id in session.execute(
+                select(GroupRow.name_key, GroupRow.id).where(GroupRow.name_key.in_(chunk))
+            ):
+                ids[key] = group_id
+        return ids
+
+    def _stored_nestings(self, session: Session) -> list[tuple[str, str]]:
+        return [
+            (p, c)
+            for p, c in session.execute(select(GroupNestingRow.parent_id, GroupNestingRow.child_id))
+        ]
+
+    def _insert_group_batch(
+        self, session: Session, batch: Sequence[str], ids: dict[str, str], *, actor: str
+    ) -> int:
+        """Insert the groups of ``batch`` that do not exist yet; record their ids in ``ids``."""
+        found = self._group_ids_by_key(session, [group_key(n) for n in batch])
+        ids.update(found)
+        now = self._clock.now()
+        made: list[dict[str, Any]] = [
+            {
+                "id": new_id(),
+                "name": name,
+                "name_key": group_key(name),
+                "external_id": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for name in batch
+            if group_key(name) not in found
+        ]
+        if not made:
+            return 0
+        session.execute(insert(_table(GroupRow)), made)
+        AuditLog(session).append(
+            "group.imported",
+            at=now,
+            actor=actor,
+            data={"count": len(made), "names": [g["name"] for g in made]},
+        )
+        ids.update((g["name_key"], g["id"]) for g in made)
+        return len(made)
 
     # --- helpers inside a unit of work ---------------------------------------------------------
 

@@ -8,10 +8,9 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import String, cast, delete, null, select, text
 from sqlalchemy.orm import Session
 
-from ssar.directory.repository import ancestor_group_ids
 from ssar.profiles.models import (
     ClaimRule,
     CredentialPolicy,
@@ -124,27 +123,36 @@ class ProfileRepository:
 
     def group_paths(self, user_id: str) -> dict[str, GroupPath]:
         """For every group the user is in (directly or through nesting), the shortest chain of
-        group names that leads there from a group the user is directly in."""
-        tree = ancestor_group_ids(user_id=user_id)
-        ancestors = select(tree.c.id)
-        names = dict(
-            self.session.execute(
-                select(GroupRow.id, GroupRow.name).where(GroupRow.id.in_(ancestors))
-            ).all()
-        )
-        parents: dict[str, list[str]] = defaultdict(list)
-        for child_id, parent_id in self.session.execute(
-            select(GroupNestingRow.child_id, GroupNestingRow.parent_id).where(
-                GroupNestingRow.child_id.in_(ancestors)
+        group names that leads there from a group the user is directly in.
+
+        One statement: a recursive CTE walks ``group_nesting`` upwards from the user's direct
+        groups (index on ``group_members.user_id``, then on ``group_nesting.child_id`` at each
+        level). Its rows are the nesting edges it climbed, (group, the child it was reached
+        from; none for a direct group), so no second pass over ``group_nesting`` is needed, and
+        each name is one primary-key lookup (a join would make the planner, which expects many
+        rows from a recursive CTE, hash the whole ``groups`` table)."""
+        seed = select(
+            GroupMemberRow.group_id.label("id"), cast(null(), String(36)).label("via")
+        ).where(GroupMemberRow.user_id == user_id)
+        tree = seed.cte("ancestors", recursive=True)
+        tree = tree.union(
+            select(GroupNestingRow.parent_id, GroupNestingRow.child_id).join(
+                tree, GroupNestingRow.child_id == tree.c.id
             )
-        ):
-            parents[child_id].append(parent_id)
-        direct = self.session.execute(
-            select(GroupMemberRow.group_id).where(GroupMemberRow.user_id == user_id)
-        ).scalars()
+        )
+        name = select(GroupRow.name).where(GroupRow.id == tree.c.id).scalar_subquery()
+        names: dict[str, str] = {}
+        direct: set[str] = set()
+        parents: dict[str, set[str]] = defaultdict(set)
+        for group_id, via, group_name in self.session.execute(select(tree.c.id, tree.c.via, name)):
+            names[group_id] = group_name
+            if via is None:
+                direct.add(group_id)
+            else:
+                parents[via].add(group_id)
         paths: dict[str, GroupPath] = {}
         queue: deque[str] = deque()
-        for group_id in sorted(direct, key=lambda g: names.get(g, "").casefold()):
+        for group_id in sorted(direct, key=lambda g: names[g].casefold()):
             paths[group_id] = (names[group_id],)
             queue.append(group_id)
         while queue:  # breadth first: the shortest chain wins, ties by name
