@@ -14,7 +14,7 @@ import numpy as np
 
 from ssar.face.errors import LowQuality, ManyFaces, NoFace, TooSmall
 from ssar.face.image import RgbImage
-from ssar.face.models import load_models
+from ssar.face.models import load_models, model_lock
 
 DETECT_MAX_SIDE = 1024
 MIN_FACE_PX = 80
@@ -78,7 +78,8 @@ def _detect(image: RgbImage) -> list[tuple[FaceBox, float]]:
         )
     )
     for upsample in (0, 1):
-        rects, scores, _ = detector.run(small, upsample, MIN_DETECTION_SCORE)
+        with model_lock:
+            rects, scores, _ = detector.run(small, upsample, MIN_DETECTION_SCORE)
         if len(rects):
             break
     found = []
@@ -134,8 +135,9 @@ def find_single_face(
     box, score = usable[0]
     models = load_models()
     rect = dlib.rectangle(box.left, box.top, box.right, box.bottom)
-    shape = models.shape5(image, rect)
-    chip: RgbImage = np.asarray(dlib.get_face_chip(image, shape, CHIP_SIZE, CHIP_PADDING))
+    with model_lock:
+        shape = models.shape5(image, rect)
+        chip: RgbImage = np.asarray(dlib.get_face_chip(image, shape, CHIP_SIZE, CHIP_PADDING))
     quality = _quality(chip)
     if quality.sharpness < MIN_SHARPNESS:
         raise LowQuality(f"face too blurred (sharpness {quality.sharpness:.1f} < {MIN_SHARPNESS})")
@@ -145,7 +147,8 @@ def find_single_face(
         raise LowQuality(f"face without contrast (deviation {quality.contrast:.1f})")
     landmarks = None
     if with_landmarks68:
-        full = models.shape68(image, rect)
+        with model_lock:
+            full = models.shape68(image, rect)
         landmarks = tuple((float(full.part(i).x), float(full.part(i).y)) for i in range(68))
     chip.setflags(write=False)
     return DetectedFace(box=box, score=score, quality=quality, chip=chip, landmarks68=landmarks)

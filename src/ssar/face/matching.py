@@ -15,7 +15,7 @@ import numpy.typing as npt
 from ssar.face.calibration import DEFAULT_THRESHOLD, check_threshold, confidence_from_distance
 from ssar.face.detection import MIN_FACE_PX, DetectedFace, find_single_face
 from ssar.face.image import RgbImage, decode_image
-from ssar.face.models import load_models
+from ssar.face.models import load_models, model_lock
 
 # a credential portrait must be at least 200x200 px (ICAO portraits are larger)
 MIN_PORTRAIT_PX = 200
@@ -42,7 +42,9 @@ class MatchResult:
 
 
 def embed_face(face: DetectedFace) -> FaceEmbedding:
-    vector = np.asarray(load_models().recogniser.compute_face_descriptor(face.chip), np.float64)
+    recogniser = load_models().recogniser
+    with model_lock:
+        vector = np.asarray(recogniser.compute_face_descriptor(face.chip), np.float64)
     vector.setflags(write=False)
     return FaceEmbedding(vector=vector)
 

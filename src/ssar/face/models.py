@@ -34,6 +34,12 @@ class FaceModels:
 _lock = threading.Lock()
 _cache: dict[str, FaceModels] = {}
 
+#: dlib's detector and its face-recognition network keep scratch buffers inside the object, so
+#: two threads calling one of them at once get wrong answers (faces that are not there, garbage
+#: chips) or crash the process; every call into the models holds this lock (the server runs face
+#: checks in a thread pool). Processes scale out; threads within one process take turns.
+model_lock = threading.RLock()
+
 
 def model_directory() -> Path:
     spec = importlib.util.find_spec(_MODELS_PACKAGE)
