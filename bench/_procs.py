@@ -46,6 +46,19 @@ def pids_on_port(port: int) -> list[int]:
     return sorted(found)
 
 
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (they share the cores with SSAR)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return sorted(found)
+
+
 def children_of(pid: int) -> list[int]:
     kids: list[int] = []
     try:
@@ -134,6 +147,17 @@ class ProcessWatch:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+    def report_total(self) -> dict[str, object]:
+        """CPU of all watched processes together (backends come and go; those seen at start
+        and still there at the end are counted)."""
+        elapsed = max(self._t1 - self._t0, 1e-9)
+        used = sum(self._cpu1[p] - self._cpu0[p] for p in self._cpu1 if p in self._cpu0)
+        return {
+            "processes": len(self.pids),
+            "cpu_s": round(used, 2),
+            "cpu_pct": round(100 * used / elapsed, 1),
+        }
 
     def report(self) -> list[dict[str, object]]:
         elapsed = max(self._t1 - self._t0, 1e-9)

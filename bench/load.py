@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "src"))
 
 import httpx  # noqa: E402
-from bench._procs import ProcessWatch, pids_on_port, with_children  # noqa: E402
+from bench._procs import ProcessWatch, pids_on_port, postgres_pids, with_children  # noqa: E402
 from bench._stats import Recorder  # noqa: E402
 
 DEFAULT_STATE = Path(os.environ.get("SSAR_LOAD_DIR", "/tmp/ssar-load")) / "state.json"  # noqa: S108
@@ -120,8 +120,11 @@ def cmd_setup(args: argparse.Namespace) -> dict[str, Any]:
     state_path.parent.mkdir(parents=True, exist_ok=True)
     var_dir = state_path.parent / "var"
     var_dir.mkdir(parents=True, exist_ok=True)
-    db_url = args.admin_url.rsplit("/", 1)[0] + "/" + args.database
-    _recreate_database(args.admin_url, args.database)
+    if args.database_url:  # an existing, empty database (the smoke test's)
+        db_url = args.database_url
+    else:
+        db_url = args.admin_url.rsplit("/", 1)[0] + "/" + args.database
+        _recreate_database(args.admin_url, args.database)
     state: dict[str, Any] = {
         "database_url": db_url,
         "var_dir": str(var_dir),
@@ -452,6 +455,7 @@ def measure(
     loadavg = Path("/proc/loadavg").read_text().strip()
     run = Run(args)
     watch = ProcessWatch(pids)
+    postgres = ProcessWatch(postgres_pids())
     client0: list[float] = []
 
     async def main() -> None:
@@ -460,11 +464,13 @@ def measure(
             usage = resource.getrusage(resource.RUSAGE_SELF)
             client0.extend([usage.ru_utime + usage.ru_stime, time.monotonic()])
             watch.start()
+            postgres.start()
 
         timer = asyncio.create_task(window())
         await body(run)
         await timer
         watch.stop()
+        postgres.stop()
 
     asyncio.run(main())
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -484,6 +490,7 @@ def measure(
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         },
         "server_processes": watch.report(),
+        "postgres": postgres.report_total(),
     }
     return run, report
 
@@ -648,11 +655,11 @@ class Recovery:
         self.frames = FaceFrames() if face else None
         self.outcomes: list[dict[str, Any]] = []
 
-    def route(self, url: str, base: str) -> str:
-        """The public base URL replaced by one instance's (what a load balancer does)."""
-        if url.startswith(self.public):
-            return base + url[len(self.public) :]
-        return url
+    @staticmethod
+    def route(url: str, base: str) -> str:
+        """A service URL sent to one instance (what a load balancer does)."""
+        parts = urlsplit(url)
+        return base + parts.path + (f"?{parts.query}" if parts.query else "")
 
     async def flow(
         self, run: Run, client: httpx.AsyncClient, user: dict[str, str], first: str, second: str
@@ -788,7 +795,9 @@ class Recovery:
     def verify(self, audit_seq: int) -> dict[str, Any]:
         """From the database: every flow of this run restored exactly once and its TAP taken
         once; no flow left between start and completion."""
-        from sqlalchemy import text
+        from sqlalchemy import func, select, text
+
+        from ssar.store.tables import RecoveryFlowRow
 
         registry = registry_for(self.state)
         try:
@@ -814,11 +823,9 @@ class Recovery:
                 for start in range(0, len(flow_ids), 1000):
                     chunk = flow_ids[start : start + 1000]
                     for state, count in session.execute(
-                        text(
-                            "SELECT state, count(*) FROM recovery_flows WHERE id = ANY(:ids) "
-                            "GROUP BY state"
-                        ),
-                        {"ids": chunk},
+                        select(RecoveryFlowRow.state, func.count())
+                        .where(RecoveryFlowRow.id.in_(chunk))
+                        .group_by(RecoveryFlowRow.state)
                     ).all():
                         states[state] = states.get(state, 0) + int(count)
         finally:
@@ -921,7 +928,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("setup", help="create database ssar_load with users, keys, profiles")
     s.add_argument("--state", type=Path, default=DEFAULT_STATE)
     s.add_argument("--admin-url", default=ADMIN_URL)
-    s.add_argument("--database", default=LOAD_DB)
+    s.add_argument("--database", default=LOAD_DB, help="dropped and created on --admin-url")
+    s.add_argument("--database-url", help="use this existing database instead (no drop/create)")
     s.add_argument("--port", type=int, default=8100, help="first instance's port")
     s.add_argument("--signin-users", type=int, default=2000)
     s.add_argument("--tap-users", type=int, default=20000)
