@@ -222,6 +222,24 @@ class DirectoryRepository:
             select(UserRow).where(UserRow.username_key == key)
         ).scalar_one_or_none()
 
+    def existing_username_keys(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` a user has; on PostgreSQL one array parameter (``= ANY``), so a
+        20,000-key import batch is one bound value, not 20,000."""
+        if not keys:
+            return set()
+        if self.session.get_bind().dialect.name == "postgresql":
+            found = self.session.execute(
+                text(
+                    "SELECT username_key FROM users WHERE username_key = ANY(CAST(:keys AS varchar[]))"
+                ),
+                {"keys": list(keys)},
+            ).scalars()
+        else:
+            found = self.session.execute(
+                select(UserRow.username_key).where(UserRow.username_key.in_(keys))
+            ).scalars()
+        return set(found)
+
     def user_row_by_id(self, user_id: str) -> UserRow | None:
         return self.session.get(UserRow, user_id)
 

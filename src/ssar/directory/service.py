@@ -59,6 +59,7 @@ from ssar.store.tables import (
     GroupNestingRow,
     GroupRow,
     UserEmailRow,
+    UserNameKeyRow,
     UserRow,
 )
 from ssar.store.types import new_id
@@ -70,14 +71,80 @@ MAX_PAGE = 1000
 NESTING_LOCK = 7284002
 
 
+_IMPORT_USER_COLUMNS = (
+    "id",
+    "username",
+    "username_key",
+    "given_name",
+    "family_name",
+    "display_name",
+    "employee_id",
+    "external_id",
+    "birthdate",
+    "enabled",
+    "privileged",
+    "created_at",
+    "updated_at",
+)
+_IMPORT_EMAIL_COLUMNS = ("id", "user_id", "address", "kind", "primary", "notify")
+
+
+def _copy_rows(
+    session: Session, tables: Sequence[tuple[Table, Sequence[str], Sequence[tuple[Any, ...]]]]
+) -> None:
+    """``COPY ... FROM STDIN`` of each table's rows on the session's own PostgreSQL connection
+    (same transaction). A unique violation (a concurrent writer created one of the usernames)
+    is raised as SQLAlchemy's ``IntegrityError``, like the INSERT path's, so the caller's retry
+    sees both alike."""
+    import psycopg
+    from psycopg import sql
+
+    driver = session.connection().connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    try:
+        with driver.cursor() as cursor:
+            for table, columns, rows in tables:
+                if not rows:
+                    continue
+                statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                    sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
+                )
+                with cursor.copy(statement) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+    except psycopg.IntegrityError as exc:
+        raise IntegrityError(f"COPY {table.name}", None, exc) from exc
+
+
+def _group_in_profiles_changed(session: Session, group_id: str, *, at: Any, actor: str) -> None:
+    """A group was renamed or is being deleted: when a profile names it, give the profiles a new
+    version, so every process rebuilds its cached profiles (``ProfileService.which``)."""
+    from ssar.profiles.repository import bump_profiles_version
+    from ssar.store.tables import VerificationProfileGroupRow
+
+    used = session.execute(
+        select(VerificationProfileGroupRow.group_id)
+        .where(VerificationProfileGroupRow.group_id == group_id)
+        .limit(1)
+    ).first()
+    if used is not None:
+        bump_profiles_version(session, at=at, actor=actor)
+
+
 def _table(row_class: type[Any]) -> Table:
     return cast(Table, row_class.__table__)
 
 
 class DirectoryService:
-    def __init__(self, *, database: Database, clock: Clock, import_batch_size: int = 5000) -> None:
+    def __init__(
+        self, *, database: Database, clock: Clock, import_batch_size: int | None = None
+    ) -> None:
+        """``import_batch_size``: users per import transaction (and ``user.imported`` event);
+        by default 20,000 on PostgreSQL (``COPY``) and 5,000 elsewhere (batched inserts)."""
         self._db = database
         self._clock = clock
+        if import_batch_size is None:
+            import_batch_size = 20_000 if database.dialect == "postgresql" else 5000
         self._batch = import_batch_size
 
     # --- users ---------------------------------------------------------------------------------
@@ -515,6 +582,8 @@ class DirectoryService:
                 )
                 if changed:
                     row.updated_at = self._clock.now()
+                    if "name" in changed:  # profiles show their groups by current name
+                        _group_in_profiles_changed(session, row.id, at=row.updated_at, actor=actor)
                     AuditLog(session).append(
                         "group.updated",
                         at=row.updated_at,
@@ -532,10 +601,13 @@ class DirectoryService:
             if row is None:
                 raise NotFound(f"no group with id {group_id}")
             name = row.name
+            now = self._clock.now()
+            # deleting a group drops it from the profiles that include or exclude it (cascade)
+            _group_in_profiles_changed(session, row.id, at=now, actor=actor)
             session.delete(row)
             AuditLog(session).append(
                 "group.deleted",
-                at=self._clock.now(),
+                at=now,
                 actor=actor,
                 data={"group_id": group_id, "name": name},
             )
@@ -695,73 +767,69 @@ class DirectoryService:
         *,
         actor: str,
     ) -> int:
-        if session.get_bind().dialect.name == "sqlite":
+        """Insert the users of ``batch`` whose usernames do not exist yet, with their addresses,
+        memberships and name keys, and one ``user.imported`` event; the number inserted. On
+        PostgreSQL the rows go in by ``COPY`` (``_copy_rows``), elsewhere by batched INSERTs."""
+        postgresql = session.get_bind().dialect.name == "postgresql"
+        if not postgresql:
             # random UUID keys touch index pages all over the file; the default 2 MB page cache
             # would write most of them out and read them back once per batch
             session.execute(text("PRAGMA cache_size=-131072"))
         keys = [username_key(r.username) for r in batch]
-        existing = set(
-            session.execute(
-                select(UserRow.username_key).where(UserRow.username_key.in_(keys))
-            ).scalars()
-        )
+        existing = DirectoryRepository(session).existing_username_keys(keys)
         now = self._clock.now()
-        users: list[dict[str, Any]] = []
-        emails: list[dict[str, Any]] = []
-        members: list[dict[str, Any]] = []
-        name_keys: list[str] = []
-        name_key_users: list[str] = []
+        users: list[tuple[Any, ...]] = []
+        emails: list[tuple[Any, ...]] = []
+        members: list[tuple[str, str]] = []
+        name_keys: list[tuple[str, str]] = []
         for row, key in zip(batch, keys, strict=True):
             if key in existing:
                 continue
+            existing.add(key)
             user_id = new_id()
             users.append(
-                {
-                    "id": user_id,
-                    "username": row.username,
-                    "username_key": key,
-                    "given_name": row.given_name,
-                    "family_name": row.family_name,
-                    "display_name": row.display_name,
-                    "employee_id": row.employee_id,
-                    "external_id": row.external_id,
-                    "birthdate": row.birthdate,
-                    "enabled": row.enabled,
-                    "privileged": row.privileged,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+                (
+                    user_id,
+                    row.username,
+                    key,
+                    row.given_name,
+                    row.family_name,
+                    row.display_name,
+                    row.employee_id,
+                    row.external_id,
+                    row.birthdate,
+                    row.enabled,
+                    row.privileged,
+                    now,
+                    now,
+                )
             )
             emails.extend(
-                {
-                    "id": new_id(),
-                    "user_id": user_id,
-                    "address": e.address,
-                    "kind": e.kind,
-                    "primary": e.primary,
-                    "notify": e.notify,
-                }
-                for e in row.emails
+                (new_id(), user_id, e.address, e.kind, e.primary, e.notify) for e in row.emails
             )
-            members.extend(
-                {"group_id": group_ids[group_key(g)], "user_id": user_id} for g in row.groups
-            )
-            for name_key in user_name_keys(row.family_name):
-                name_keys.append(name_key)
-                name_key_users.append(user_id)
+            members.extend((group_ids[group_key(g)], user_id) for g in row.groups)
+            name_keys.extend((k, user_id) for k in user_name_keys(row.family_name))
         if not users:
             return 0
-        session.execute(insert(_table(UserRow)), users)
-        if emails:
-            session.execute(insert(_table(UserEmailRow)), emails)
-        if members:
-            session.execute(insert(_table(GroupMemberRow)), members)
-        DirectoryRepository(session).insert_name_keys(name_keys, name_key_users)
+        tables = (
+            (_table(UserRow), _IMPORT_USER_COLUMNS, users),
+            (_table(UserEmailRow), _IMPORT_EMAIL_COLUMNS, emails),
+            (_table(GroupMemberRow), ("group_id", "user_id"), members),
+            (_table(UserNameKeyRow), ("key", "user_id"), name_keys),
+        )
+        if postgresql:
+            _copy_rows(session, tables)
+        else:
+            for table, columns, rows in tables:
+                if rows:
+                    session.execute(
+                        insert(table), [dict(zip(columns, r, strict=True)) for r in rows]
+                    )
         AuditLog(session).append(
             "user.imported",
             at=now,
             actor=actor,
-            data={"count": len(users), "usernames": [u["username"] for u in users]},
+            data={"count": len(users), "usernames": [u[1] for u in users]},
         )
         return len(users)
 
