@@ -6,9 +6,12 @@ from __future__ import annotations
 import unicodedata
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, delete, null, select, text
+from sqlalchemy import String, cast, delete, null, select, text, true
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ssar.profiles.models import (
@@ -26,15 +29,58 @@ from ssar.store.tables import (
     GroupMemberRow,
     GroupNestingRow,
     GroupRow,
+    TenantSettingRow,
+    UserRow,
     VerificationProfileGroupRow,
     VerificationProfileRow,
 )
+from ssar.store.types import new_id
 
 # serialises profile writes on PostgreSQL, so two concurrent applies cannot both pass the
 # priority check (SQLite already serialises writers)
 PROFILES_LOCK = 7284010
 
 GroupPath = tuple[str, ...]  # group names from a group the user is directly in, up to a group
+
+# the tenant setting whose value changes (a fresh random token) in every transaction that changes
+# what ``ProfileRepository.profiles`` returns: a profile, its groups, or the name of one of its
+# groups. Processes cache built profiles against it (``ProfileService.which``); a token, not a
+# timestamp or a counter of rows, so a fixed clock or a delete-then-create cannot fool it.
+PROFILES_VERSION_KEY = "profiles_version"
+
+
+def bump_profiles_version(session: Session, *, at: datetime, actor: str) -> None:
+    """Give the profiles a new version token, in the caller's unit of work (one upsert)."""
+    values = {
+        "key": PROFILES_VERSION_KEY,
+        "value": {"token": new_id()},
+        "updated_at": at,
+        "updated_by": actor,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(TenantSettingRow).values(**values)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[TenantSettingRow.key],
+            set_={
+                "value": statement.excluded.value,
+                "updated_at": statement.excluded.updated_at,
+                "updated_by": statement.excluded.updated_by,
+            },
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What ``which`` needs of one user, and the profiles' version token, read together."""
+
+    user_id: str
+    enabled: bool
+    privileged: bool
+    profiles_version: Any
+    paths: dict[str, GroupPath]
 
 
 def profile_key(name: str) -> str:
@@ -121,6 +167,12 @@ class ProfileRepository:
             for r in rows
         ]
 
+    def profiles_version(self) -> Any:
+        """The profiles' version token (None before the first profile write)."""
+        return self.session.execute(
+            select(TenantSettingRow.value).where(TenantSettingRow.key == PROFILES_VERSION_KEY)
+        ).scalar_one_or_none()
+
     def group_paths(self, user_id: str) -> dict[str, GroupPath]:
         """For every group the user is in (directly or through nesting), the shortest chain of
         group names that leads there from a group the user is directly in.
@@ -131,37 +183,87 @@ class ProfileRepository:
         from; none for a direct group), so no second pass over ``group_nesting`` is needed, and
         each name is one primary-key lookup (a join would make the planner, which expects many
         rows from a recursive CTE, hash the whole ``groups`` table)."""
-        seed = select(
-            GroupMemberRow.group_id.label("id"), cast(null(), String(36)).label("via")
-        ).where(GroupMemberRow.user_id == user_id)
-        tree = seed.cte("ancestors", recursive=True)
-        tree = tree.union(
-            select(GroupNestingRow.parent_id, GroupNestingRow.child_id).join(
-                tree, GroupNestingRow.child_id == tree.c.id
-            )
+        tree, name = _ancestors(GroupMemberRow.user_id == user_id)
+        rows = self.session.execute(select(tree.c.id, tree.c.via, name))
+        return _paths((r[0], r[1], r[2]) for r in rows)
+
+    def resolution(self, key: str) -> Resolution | None:
+        """The user with username key ``key`` (None when there is none), their group paths
+        (``group_paths``) and the profiles' version token, in one statement: the user row by
+        its unique key, the version by primary key, the ancestors CTE seeded from that user."""
+        user = (
+            select(UserRow.id, UserRow.enabled, UserRow.privileged)
+            .where(UserRow.username_key == key)
+            .cte("u")
         )
-        name = select(GroupRow.name).where(GroupRow.id == tree.c.id).scalar_subquery()
-        names: dict[str, str] = {}
-        direct: set[str] = set()
-        parents: dict[str, set[str]] = defaultdict(set)
-        for group_id, via, group_name in self.session.execute(select(tree.c.id, tree.c.via, name)):
-            names[group_id] = group_name
-            if via is None:
-                direct.add(group_id)
-            else:
-                parents[via].add(group_id)
-        paths: dict[str, GroupPath] = {}
-        queue: deque[str] = deque()
-        for group_id in sorted(direct, key=lambda g: names[g].casefold()):
-            paths[group_id] = (names[group_id],)
-            queue.append(group_id)
-        while queue:  # breadth first: the shortest chain wins, ties by name
-            child = queue.popleft()
-            for parent in sorted(parents[child], key=lambda g: names.get(g, "").casefold()):
-                if parent not in paths and parent in names:
-                    paths[parent] = (*paths[child], names[parent])
-                    queue.append(parent)
-        return paths
+        tree, name = _ancestors(GroupMemberRow.user_id == select(user.c.id).scalar_subquery())
+        version = (
+            select(TenantSettingRow.value)
+            .where(TenantSettingRow.key == PROFILES_VERSION_KEY)
+            .scalar_subquery()
+        )
+        rows = self.session.execute(
+            select(
+                user.c.id,
+                user.c.enabled,
+                user.c.privileged,
+                version,
+                tree.c.id,
+                tree.c.via,
+                name,
+            ).select_from(user.outerjoin(tree, true()))
+        ).all()
+        if not rows:
+            return None
+        first = rows[0]
+        return Resolution(
+            user_id=first[0],
+            enabled=bool(first[1]),
+            privileged=bool(first[2]),
+            profiles_version=first[3],
+            paths=_paths((r[4], r[5], r[6]) for r in rows if r[4] is not None),
+        )
+
+
+def _ancestors(seed_where: Any) -> tuple[Any, Any]:
+    """The recursive CTE of ``group_paths`` seeded from the memberships ``seed_where`` selects,
+    and the scalar subquery that names each of its groups."""
+    seed = select(GroupMemberRow.group_id.label("id"), cast(null(), String(36)).label("via")).where(
+        seed_where
+    )
+    tree = seed.cte("ancestors", recursive=True)
+    tree = tree.union(
+        select(GroupNestingRow.parent_id, GroupNestingRow.child_id).join(
+            tree, GroupNestingRow.child_id == tree.c.id
+        )
+    )
+    name = select(GroupRow.name).where(GroupRow.id == tree.c.id).scalar_subquery()
+    return tree, name
+
+
+def _paths(rows: Iterable[tuple[str, str | None, str]]) -> dict[str, GroupPath]:
+    """Shortest chains from the ancestors CTE's rows (group, reached from, name)."""
+    names: dict[str, str] = {}
+    direct: set[str] = set()
+    parents: dict[str, set[str]] = defaultdict(set)
+    for group_id, via, group_name in rows:
+        names[group_id] = group_name
+        if via is None:
+            direct.add(group_id)
+        else:
+            parents[via].add(group_id)
+    paths: dict[str, GroupPath] = {}
+    queue: deque[str] = deque()
+    for group_id in sorted(direct, key=lambda g: names[g].casefold()):
+        paths[group_id] = (names[group_id],)
+        queue.append(group_id)
+    while queue:  # breadth first: the shortest chain wins, ties by name
+        child = queue.popleft()
+        for parent in sorted(parents[child], key=lambda g: names.get(g, "").casefold()):
+            if parent not in paths and parent in names:
+                paths[parent] = (*paths[child], names[parent])
+                queue.append(parent)
+    return paths
 
 
 def profile_from_row(

@@ -26,7 +26,12 @@ from ssar.directory.names import group_key, username_key
 from ssar.directory.repository import DirectoryRepository
 from ssar.errors import Conflict, NotFound, ValidationFailed
 from ssar.profiles.models import ApplyReport, Profile, ProfileDecision, TraceStep
-from ssar.profiles.repository import GroupPath, ProfileRepository, profile_key
+from ssar.profiles.repository import (
+    GroupPath,
+    ProfileRepository,
+    bump_profiles_version,
+    profile_key,
+)
 from ssar.profiles.schema import (
     MODES,
     ProfileFields,
@@ -79,6 +84,9 @@ class ProfileService:
         self._oidc_providers = (
             frozenset(oidc_ida_providers) if oidc_ida_providers is not None else None
         )
+        # (version token, profiles built at it): ``which`` rebuilds them only when the token it
+        # reads in its own transaction differs, so a change any process commits is seen next
+        self._cached: tuple[Any, tuple[Profile, ...]] | None = None
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -132,9 +140,9 @@ class ProfileService:
                 raise NotFound(f"no profile named {name!r}", code="profile_not_found")
             data = {"name": row.name, "priority": row.priority, "mode": row.mode}
             session.delete(row)
-            AuditLog(session).append(
-                "profile.deleted", at=self._clock.now(), actor=actor, data=data
-            )
+            now = self._clock.now()
+            bump_profiles_version(session, at=now, actor=actor)
+            AuditLog(session).append("profile.deleted", at=now, actor=actor, data=data)
 
     def set_mode(self, name: str, mode: str, *, actor: str) -> Profile:
         """Switch a profile between ``evaluation`` and ``production``; the same mode again
@@ -160,6 +168,7 @@ class ProfileService:
                 row.mode = mode
                 row.updated_at = now
                 session.flush()
+                bump_profiles_version(session, at=now, actor=actor)
             return repo.profiles([row])[0]
 
     def set_issuers(
@@ -225,20 +234,28 @@ class ProfileService:
             return repo.profiles([row])[0]
 
     def which(self, username: str) -> ProfileDecision:
-        """The profile that applies to the user, the reason, and how each profile judged."""
+        """The profile that applies to the user, the reason, and how each profile judged.
+
+        One statement reads the user, their group paths and the profiles' version token; the
+        profiles are rebuilt (two more statements, same transaction) only when the token differs
+        from the one this process built them at."""
         with self._db.transaction() as session:
-            directory = DirectoryRepository(session)
-            user = directory.user_row_by_key(username_key(username))
-            if user is None:
-                return ProfileDecision(None, "unknown user", "unknown_user")
-            if not user.enabled:
-                return ProfileDecision(None, "the user is disabled", "disabled")
             repo = ProfileRepository(session)
-            profiles = repo.profiles(repo.rows())
-            paths = repo.group_paths(user.id)
+            found = repo.resolution(username_key(username))
+            if found is None:
+                return ProfileDecision(None, "unknown user", "unknown_user")
+            if not found.enabled:
+                return ProfileDecision(None, "the user is disabled", "disabled")
+            cached = self._cached
+            if cached is not None and cached[0] == found.profiles_version:
+                profiles = cached[1]
+            else:
+                profiles = tuple(repo.profiles(repo.rows()))
+                self._cached = (found.profiles_version, profiles)
+        paths = found.paths
         trace: list[TraceStep] = []
         for profile in profiles:
-            step = _judge(profile, paths=paths, privileged=user.privileged)
+            step = _judge(profile, paths=paths, privileged=found.privileged)
             trace.append(step)
             if step.outcome == "applies":
                 return ProfileDecision(profile, step.detail, "applies", tuple(trace))
@@ -338,6 +355,8 @@ class ProfileService:
                 },
             )
         session.flush()
+        if updates or creates:
+            bump_profiles_version(session, at=now, actor=actor)
         return outcomes
 
     def _resolve(
