@@ -24,9 +24,11 @@ import os
 import random
 import resource
 import signal
+import ssl
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -378,6 +380,9 @@ class Run:
         self.deadline = self.warmup_end + args.duration
         self.rec.measure_from = self.warmup_end
         self.rec.measure_until = self.deadline
+        self.retries: Counter[str] = Counter()
+        self.retries_answered: Counter[str] = Counter()
+        self.retries_failed: Counter[str] = Counter()
 
     def take(self) -> int | None:
         """The next operation's number, or None when the run is over (time or count)."""
@@ -394,17 +399,70 @@ class Run:
         url: str,
         *,
         expect: int = 200,
+        accept: frozenset[int] = frozenset(),
         **kwargs: Any,
     ) -> httpx.Response | None:
+        """One request, retried once when the failure proves the application never saw it
+        (see ``never_reached``); never after a response. A status in ``accept`` is handed back
+        (not counted as an error) for the caller to judge."""
         started = time.monotonic()
-        try:
-            response = await client.request(method, url, **kwargs)
-        except httpx.HTTPError as exc:
-            self.rec.request(kind, started, type(exc).__name__, ok=False)
-            return None
-        ok = response.status_code == expect
-        self.rec.request(kind, started, response.status_code, ok=ok)
-        return response if ok else None
+        for attempt in (0, 1):
+            fresh: list[bool] = []
+
+            async def trace(event: str, info: dict[str, Any], fresh: list[bool] = fresh) -> None:
+                if event == "connection.connect_tcp.complete":
+                    fresh.append(True)
+
+            try:
+                response = await client.request(method, url, extensions={"trace": trace}, **kwargs)
+            except httpx.HTTPError as exc:
+                reason = never_reached(exc, reused=not fresh)
+                if attempt == 0 and reason is not None:
+                    self.retries[f"{kind}:{reason}"] += 1
+                    continue
+                if attempt == 1:
+                    self.retries_failed[f"{kind}:{type(exc).__name__}"] += 1
+                self.rec.request(kind, started, type(exc).__name__, ok=False)
+                return None
+            if attempt == 1:
+                self.retries_answered[f"{kind}:{response.status_code}"] += 1
+                response.extensions["bench_retried"] = True
+            ok = response.status_code == expect
+            if response.status_code in accept:
+                self.rec.request(kind, started, response.status_code, ok=True)
+                return response
+            self.rec.request(kind, started, response.status_code, ok=ok)
+            return response if ok else None
+        raise AssertionError("unreachable")
+
+    def retry_report(self) -> dict[str, Any]:
+        return {
+            "policy": "once, only for a failure before any response that proves the request "
+            "never reached the application: ConnectError/ConnectTimeout/PoolTimeout, or the "
+            "server closing a reused keep-alive connection without a response",
+            "retried": dict(self.retries),
+            "answered_after_retry": dict(self.retries_answered),
+            "failed_after_retry": dict(self.retries_failed),
+        }
+
+
+def never_reached(exc: httpx.HTTPError, *, reused: bool) -> str | None:
+    """Why ``exc`` proves the request never reached the application, or None.
+
+    A connection that could not be opened (or taken from the pool) carried nothing. A reused
+    keep-alive connection the server had closed (idle timeout) ends with
+    "Server disconnected without sending a response" before any byte of an answer: the
+    server's HTTP layer closed it idle, so no application saw the request. On a fresh
+    connection the same error could mean a worker died mid-request, and that is not retried."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return type(exc).__name__
+    if (
+        reused
+        and isinstance(exc, httpx.RemoteProtocolError)
+        and "without sending a response" in str(exc)
+    ):
+        return "stale_keepalive"
+    return None
 
 
 def base_urls(args: argparse.Namespace, state: dict[str, Any]) -> list[str]:
@@ -422,12 +480,26 @@ def server_pids(args: argparse.Namespace, urls: list[str]) -> list[int]:
     return with_children(sorted(set(pids)))
 
 
+#: below uvicorn's 5 s keep-alive timeout, so the client never reuses a connection the server
+#: is about to close (the race that lost requests in the first 1,000-flow run)
+KEEPALIVE_EXPIRY_S = 2.0
+_TLS: ssl.SSLContext | None = None
+
+
 def client_for(local_address: str | None = None, connections: int = 100) -> httpx.AsyncClient:
+    global _TLS
+    if _TLS is None:  # loopback HTTP only; one context instead of one per client (CPU)
+        _TLS = ssl.create_default_context()
     transport = httpx.AsyncHTTPTransport(
         local_address=local_address,
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        verify=_TLS,
+        limits=httpx.Limits(
+            max_connections=connections,
+            max_keepalive_connections=connections,
+            keepalive_expiry=KEEPALIVE_EXPIRY_S,
+        ),
     )
-    return httpx.AsyncClient(transport=transport, timeout=60.0, follow_redirects=False)
+    return httpx.AsyncClient(transport=transport, verify=_TLS, timeout=60.0, follow_redirects=False)
 
 
 def local_addresses(count: int) -> list[str]:
@@ -491,8 +563,17 @@ def measure(
         },
         "server_processes": watch.report(),
         "postgres": postgres.report_total(),
+        "retries": run.retry_report(),
     }
+    report["worker_cpu_pct"] = worker_balance(report["server_processes"])
     return run, report
+
+
+def worker_balance(processes: list[dict[str, Any]]) -> list[float]:
+    """CPU % of each uvicorn worker (spawned by multiprocessing) in the window, busiest first;
+    with one process per instance, of every server process."""
+    workers = [p for p in processes if "spawn_main" in str(p["command"])] or processes
+    return sorted((float(p["cpu_pct"]) for p in workers), reverse=True)
 
 
 # --- sign-in and TAP -------------------------------------------------------------------------
@@ -654,6 +735,9 @@ class Recovery:
         random.shuffle(self.users)
         self.frames = FaceFrames() if face else None
         self.outcomes: list[dict[str, Any]] = []
+        self.replays_refused = 0
+        self.replay_accepted = 0
+        self.replay_after_retry = 0
 
     @staticmethod
     def route(url: str, base: str) -> str:
@@ -720,18 +804,45 @@ class Recovery:
         except Exception as exc:
             run.rec.error("wallet", type(exc).__name__)
             return
-        if (
-            await run.send(
-                client, "presentation", "POST", self.route(request.response_uri, second), data=form
-            )
-            is None
-        ):
+        response_uri = self.route(request.response_uri, second)
+        response = await run.send(
+            client, "presentation", "POST", response_uri, data=form, accept=frozenset({400})
+        )
+        if response is None:
             return
+        if response.status_code == 400:
+            # after a retried POST the first attempt may have been taken after all: the server
+            # refuses the second one as a replay (and the flow goes on); anything else is an error
+            replayed = "response_replayed" in response.text
+            if not (replayed and response.extensions.get("bench_retried")):
+                run.rec.error("presentation", "400")
+                return
+            self.replay_after_retry += 1
         flow_url = f"{second}/api/recovery/flows/{handle}"
         response = await run.send(client, "flow_status", "GET", flow_url)
         if response is None:
             return
         view = response.json()
+        if self.args.check_once:
+            # a wallet presentation is taken once: the same form again, at the other
+            # instance, must be refused as a replay
+            replay = self.route(request.response_uri, first)
+            again = await run.send(
+                client,
+                "presentation_replay",
+                "POST",
+                replay,
+                data=form,
+                expect=400,
+                accept=frozenset(range(200, 300)),
+            )
+            if again is not None and again.status_code < 300:
+                self.replay_accepted += 1
+                run.rec.error("presentation_replay", f"accepted_{again.status_code}")
+            elif again is not None and "response_replayed" in again.text:
+                self.replays_refused += 1
+            elif again is not None:
+                run.rec.error("presentation_replay", "400_not_replay")
         if self.face:
             assert self.frames is not None
             if view["state"] != "face_checking":
@@ -770,27 +881,46 @@ class Recovery:
             )
 
     async def drive(self, run: Run, urls: list[str], concurrency: int, cross: bool) -> None:
+        """``concurrency`` people at once, from up to 200 loopback addresses. By default every
+        flow is another person with its own connections (a new client, closed after the flow),
+        as real phones and browsers are: many short connections, which the kernel spreads over
+        the workers sharing the listening socket. ``--shared-connections`` keeps one
+        keep-alive pool per address instead (few long connections, pinned to a worker)."""
         addresses = local_addresses(max(1, min(concurrency, 200)))
-        clients = [
-            client_for(a, connections=max(4, concurrency // len(addresses) + 2)) for a in addresses
-        ]
+        per_flow = not self.args.shared_connections
+        shared = (
+            []
+            if per_flow
+            else [
+                client_for(a, connections=max(4, concurrency // len(addresses) + 2))
+                for a in addresses
+            ]
+        )
         users = itertools.cycle(self.users) if self.args.reuse_users else iter(self.users)
 
         async def worker(w: int) -> None:
-            client = clients[w % len(clients)]
+            address = addresses[w % len(addresses)]
             while (n := run.take()) is not None:
                 user = next(users, None)
                 if user is None:
                     return
                 first = urls[n % len(urls)]
                 second = urls[(n + 1) % len(urls)] if cross else first
-                await self.flow(run, client, user, first, second)
+                if per_flow:
+                    async with client_for(address, connections=4) as client:
+                        await self.flow(run, client, user, first, second)
+                else:
+                    await self.flow(run, shared[w % len(shared)], user, first, second)
 
         try:
             await asyncio.gather(*(worker(w) for w in range(concurrency)))
         finally:
-            for client in clients:
+            for client in shared:
                 await client.aclose()
+
+    def replays_accepted(self) -> int:
+        """Replayed presentations the server took (answered 2xx): must be 0."""
+        return self.replay_accepted
 
     def verify(self, audit_seq: int) -> dict[str, Any]:
         """From the database: every flow of this run restored exactly once and its TAP taken
@@ -848,7 +978,11 @@ class Recovery:
             "db_completed": completed,
             "db_flow_states": states,
             "lost": started - completed,
+            "presentation_replays_refused": self.replays_refused,
+            "presentation_replays_accepted": self.replays_accepted(),
+            "presentation_retry_refused_as_replay": self.replay_after_retry,
             "ok": restored_twice == 0
+            and self.replays_accepted() == 0
             and started == completed == restored_once == client_ok
             and client_started == client_ok,
         }
@@ -949,6 +1083,8 @@ def parser() -> argparse.ArgumentParser:
     common(sub.add_parser("tap", help="TAP redemptions"), duration=20, count=5000, conc=16)
     r = sub.add_parser("recovery", help="complete recovery flows")
     common(r, duration=20, count=10**9, conc=16)
+    shared = "one keep-alive pool per client address instead of new connections per flow"
+    r.add_argument("--shared-connections", action="store_true", help=shared)
     r.add_argument("--face", action=argparse.BooleanOptionalAction, default=False)
     r.add_argument("--cross", action="store_true", help="finish each flow on the next instance")
     r.add_argument("--check-once", action="store_true", help="also ask for the TAP again")
@@ -962,6 +1098,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--face", action=argparse.BooleanOptionalAction, default=False)
     c.add_argument("--cross", action="store_true", default=True)
     c.add_argument("--reuse-users", action="store_true")
+    c.add_argument("--shared-connections", action="store_true", help=shared)
     return p
 
 

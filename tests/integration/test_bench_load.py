@@ -111,6 +111,7 @@ def test_every_scenario_runs_and_reports(db_url: str, tmp_path: Path) -> None:
         no_face = load("recovery", *common, "--no-face", "--duration", "2", "--count", "4")
         assert_clean(no_face, "recovery")
         assert no_face["verification"]["ok"], no_face["verification"]
+        assert no_face["worker_cpu_pct"], no_face["server_processes"]
 
         face = load("recovery", *common, "--face", "--duration", "5", "--count", "1")
         assert_clean(face, "recovery")
@@ -123,4 +124,8 @@ def test_every_scenario_runs_and_reports(db_url: str, tmp_path: Path) -> None:
         assert both["verification"]["ok"], both["verification"]
         assert both["verification"]["db_completed"] == 6
         assert both["server_errors_5xx"] == {}
+        # the same wallet presentation again, at the other instance: refused as a replay
+        assert both["verification"]["presentation_replays_refused"] == 6
+        assert both["verification"]["presentation_replays_accepted"] == 0
+        assert both["retries"]["failed_after_retry"] == {}
         assert len({p["pid"] for p in both["server_processes"]}) >= 2
