@@ -427,6 +427,18 @@ def run_cli(url: str, *args: str) -> tuple[float, dict[str, Any]]:
     return seconds, json.loads(done.stdout) if done.stdout.strip() else {}
 
 
+TABLES = (
+    "users",
+    "user_emails",
+    "group_members",
+    "groups",
+    "group_nesting",
+    "user_name_keys",
+    "auth_methods",
+    "sessions",
+)
+
+
 def seed_signin(url: str) -> dict[str, int]:
     """A passkey for every user, a TAP for one in ten, a session for one in five (set-up data,
     written in SQL: the import is what is measured, not this)."""
@@ -453,20 +465,56 @@ def seed_signin(url: str) -> dict[str, int]:
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")
-        counts = {
+    return table_rows(url)
+
+
+def build(
+    url: str,
+    result: dict[str, Any],
+    *,
+    groups_csv: Path,
+    group_rows: int,
+    users_csv: Path,
+    log: Callable[[str], None],
+) -> None:
+    """Recreate the database, import both CSVs through the CLI (timed) and seed sign-in data."""
+    users = result["users"]
+    log(f"recreating {make_url(url).database}")
+    recreate_database(url)
+    seconds, _ = run_cli(url, "db", "upgrade")
+    result["migrate_seconds"] = seconds
+
+    log("anchor: bare COPY of the users CSV")
+    result["copy_anchor"] = copy_anchor(url, users_csv)
+
+    log("ssar groups import")
+    seconds, outcome = run_cli(url, "groups", "import", str(groups_csv))
+    result["groups_import"] = {
+        "seconds": seconds,
+        "rows": group_rows,
+        "rows_per_second": group_rows / seconds,
+        "outcome": outcome,
+    }
+    log("ssar users import")
+    seconds, outcome = run_cli(url, "users", "import", str(users_csv))
+    outcome.pop("errors", None)
+    result["users_import"] = {
+        "seconds": seconds,
+        "rows": users,
+        "rows_per_second": users / seconds,
+        "outcome": outcome,
+    }
+
+    log("seeding sign-in methods and sessions")
+    result["table_rows"] = seed_signin(url)
+
+
+def table_rows(url: str) -> dict[str, int]:
+    with psycopg.connect(conninfo(url)) as conn:
+        return {
             table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
-            for table in (
-                "users",
-                "user_emails",
-                "group_members",
-                "groups",
-                "group_nesting",
-                "user_name_keys",
-                "auth_methods",
-                "sessions",
-            )
+            for table in TABLES
         }
-    return counts
 
 
 # --- measuring ---------------------------------------------------------------------------------
@@ -671,6 +719,12 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/ssar-bench-directory"))
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="measure the database a previous run with the same sizes and seed built "
+        "(no drop, import or seeding)",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     url: str = args.database_url
@@ -693,34 +747,17 @@ def main() -> None:
         "users_csv_bytes": users_csv.stat().st_size,
     }
 
-    log(f"recreating {make_url(url).database}")
-    recreate_database(url)
-    seconds, _ = run_cli(url, "db", "upgrade")
-    result["migrate_seconds"] = seconds
-
-    log("anchor: bare COPY of the users CSV")
-    result["copy_anchor"] = copy_anchor(url, users_csv)
-
-    log("ssar groups import")
-    seconds, outcome = run_cli(url, "groups", "import", str(groups_csv))
-    result["groups_import"] = {
-        "seconds": seconds,
-        "rows": len(group_rows),
-        "rows_per_second": len(group_rows) / seconds,
-        "outcome": outcome,
-    }
-    log("ssar users import")
-    seconds, outcome = run_cli(url, "users", "import", str(users_csv))
-    outcome.pop("errors", None)
-    result["users_import"] = {
-        "seconds": seconds,
-        "rows": args.users,
-        "rows_per_second": args.users / seconds,
-        "outcome": outcome,
-    }
-
-    log("seeding sign-in methods and sessions")
-    result["table_rows"] = seed_signin(url)
+    if args.measure_only:
+        result["table_rows"] = table_rows(url)
+    else:
+        build(
+            url,
+            result,
+            groups_csv=groups_csv,
+            group_rows=len(group_rows),
+            users_csv=users_csv,
+            log=log,
+        )
 
     registry = Registry(
         Settings(database_url=url, var_dir=workdir / "var", base_url="http://localhost:8000")
@@ -788,13 +825,14 @@ def main() -> None:
 def print_table(result: dict[str, Any]) -> None:
     print(f"\nLarge directory: {result['users']:,} users, {result['groups']:,} groups")
     print(f"load before: {result['loadavg_before']}   after: {result['loadavg_after']}\n")
-    a = result["copy_anchor"]
     print(f"{'figure':34} {'value':>28}   anchor")
     for key, label in (
         ("groups_import", "ssar groups import"),
         ("users_import", "ssar users import"),
     ):
-        r = result[key]
+        if key not in result:  # --measure-only
+            continue
+        r, a = result[key], result["copy_anchor"]
         print(
             f"{label:34} {r['seconds']:9.1f} s {r['rows_per_second']:12,.0f} rows/s"
             f"   bare COPY {a['rows_per_second']:,.0f} rows/s ({a['seconds']:.1f} s)"
