@@ -39,6 +39,8 @@ class ThrottlePolicy:
 class ThrottleState:
     blocked: bool
     retry_after: timedelta | None = None
+    #: the keys that have a row (a failure on record), blocked or not
+    present: frozenset[str] = frozenset()
 
 
 class Throttle:
@@ -54,16 +56,21 @@ class Throttle:
         return f"{self._purpose}:{kind}:{digest[:48]}"
 
     def check(self, session: Session, keys: list[str], *, now: datetime) -> ThrottleState:
-        """Whether any of the keys is blocked right now."""
-        rows = session.execute(select(ThrottleRow).where(ThrottleRow.key.in_(keys))).scalars()
+        """Whether any of the keys is blocked right now, and which of them have a row."""
+        if not keys:
+            return ThrottleState(blocked=False)
+        rows = session.execute(
+            select(ThrottleRow.key, ThrottleRow.blocked_until).where(ThrottleRow.key.in_(keys))
+        ).all()
+        present = frozenset(row.key for row in rows)
         waits = [
             row.blocked_until - now
             for row in rows
             if row.blocked_until is not None and row.blocked_until > now
         ]
         if not waits:
-            return ThrottleState(blocked=False)
-        return ThrottleState(blocked=True, retry_after=max(waits))
+            return ThrottleState(blocked=False, present=present)
+        return ThrottleState(blocked=True, retry_after=max(waits), present=present)
 
     def record_failure(self, session: Session, keys: list[str], *, now: datetime) -> None:
         """Count one failure under each key. The increment is one UPDATE, so concurrent
@@ -104,7 +111,8 @@ class Throttle:
             )
 
     def clear(self, session: Session, keys: list[str]) -> None:
-        session.execute(delete(ThrottleRow).where(ThrottleRow.key.in_(keys)))
+        if keys:
+            session.execute(delete(ThrottleRow).where(ThrottleRow.key.in_(keys)))
 
     def _blocked_until(self, failures: int, now: datetime) -> datetime | None:
         delay = self._policy.delay_after(failures)

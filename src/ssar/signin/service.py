@@ -413,23 +413,28 @@ class SigninService:
         )
         address_keys = [self._address_throttle.key("ip", ip)] if ip else []
         keys = account_keys + address_keys
-        with self._db.transaction() as session:
-            throttled = self._account_throttle.check(session, keys, now=now).blocked
-        if throttled:
-            # refused before the credential is even looked at; not counted again
-            self._record_failure(method, username, Throttled("throttled"), ip=ip)
-            raise Throttled()
+        result: SigninResult | None = None
         try:
+            # the throttle check and the attempt share one unit of work (the check only reads)
             with self._db.transaction() as session:
-                result = attempt(session, now)
-                self._account_throttle.clear(session, account_keys)
-                return result
+                state = self._account_throttle.check(session, keys, now=now)
+                if not state.blocked:
+                    result = attempt(session, now)
+                    # a success clears the account's failures; most sign-ins have none on record
+                    self._account_throttle.clear(
+                        session, [key for key in account_keys if key in state.present]
+                    )
         except AuthenticationFailed as exc:
             with self._db.transaction() as session:
                 self._account_throttle.record_failure(session, account_keys, now=now)
                 self._address_throttle.record_failure(session, address_keys, now=now)
             self._record_failure(method, username, exc, ip=ip)
             raise AuthenticationFailed(exc.detail) from exc
+        if result is None:
+            # refused before the credential is even looked at; not counted again
+            self._record_failure(method, username, Throttled("throttled"), ip=ip)
+            raise Throttled()
+        return result
 
     def _record_failure(
         self, method: str, username: str | None, exc: AuthenticationFailed, *, ip: str | None

@@ -8,10 +8,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from ssar.audit.log import AuditLog, verify_chain
+from ssar.audit.log import AuditLog, ChainVerification, verify_chain
 from ssar.cli.main import app
 from ssar.registry import Registry
 from ssar.store.tables import AuditEventRow
@@ -151,3 +152,74 @@ def test_R30_events_appended_during_a_check_are_not_a_broken_tail(
     assert result.events == 3
     with any_registry.database.transaction() as session:
         assert verify_chain(session).events == 5
+
+
+def test_R30_events_are_chained_at_commit_in_append_order(any_registry: Registry) -> None:
+    """Appends are queued and chained when the unit of work commits (the head is locked only
+    then); several in one transaction keep their order and link up."""
+    _write_events(any_registry, 2)
+    with any_registry.database.transaction() as session:
+        log = AuditLog(session)
+        first = log.append("test.first", at=any_registry.clock.now(), actor="test")
+        second = log.append("test.second", at=any_registry.clock.now(), actor="test")
+        assert first.seq is None  # not numbered before the commit
+    assert (first.seq, second.seq) == (3, 4)
+    assert second.prev_hash == first.hash
+    with any_registry.database.transaction() as session:
+        assert verify_chain(session) == ChainVerification(True, 4)
+
+
+def test_R30_events_of_a_rolled_back_savepoint_or_transaction_are_not_written(
+    any_registry: Registry,
+) -> None:
+    _write_events(any_registry, 1)
+
+    def fail_in_savepoint(session: Session, log: AuditLog) -> None:
+        with session.begin_nested():
+            log.append("test.dropped", at=any_registry.clock.now(), actor="test")
+            raise RuntimeError
+
+    def fail_transaction() -> None:
+        with any_registry.database.transaction() as session:
+            AuditLog(session).append("test.rolled_back", at=any_registry.clock.now(), actor="t")
+            raise RuntimeError
+
+    with any_registry.database.transaction() as session:
+        log = AuditLog(session)
+        log.append("test.kept", at=any_registry.clock.now(), actor="test")
+        with pytest.raises(RuntimeError):
+            fail_in_savepoint(session, log)
+        with session.begin_nested():
+            log.append("test.released", at=any_registry.clock.now(), actor="test")
+    with pytest.raises(RuntimeError):
+        fail_transaction()
+    with any_registry.database.transaction() as session:
+        types = list(
+            session.execute(select(AuditEventRow.type).order_by(AuditEventRow.seq)).scalars()
+        )
+        assert verify_chain(session) == ChainVerification(True, 3)
+    assert types == ["test.event", "test.kept", "test.released"]
+
+
+def test_R30_concurrent_transactions_each_write_their_events_once(
+    any_registry: Registry,
+) -> None:
+    """Transactions in threads append and commit at once; the chain stays whole and gapless."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(i: int) -> None:
+        with any_registry.database.transaction() as session:
+            log = AuditLog(session)
+            log.append("test.a", at=any_registry.clock.now(), actor=f"t{i}")
+            log.append("test.b", at=any_registry.clock.now(), actor=f"t{i}")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(work, range(40)))
+    with any_registry.database.transaction() as session:
+        assert verify_chain(session) == ChainVerification(True, 80)
+        rows = session.execute(
+            select(AuditEventRow.actor, AuditEventRow.type).order_by(AuditEventRow.seq)
+        ).all()
+    # each transaction's two events are adjacent and in order: one transaction, one write
+    for a, b in zip(rows[::2], rows[1::2], strict=True):
+        assert (a.actor, a.type, b.actor, b.type) == (a.actor, "test.a", a.actor, "test.b")

@@ -277,8 +277,13 @@ def test_disabled_user_cannot_sign_in_with_a_passkey(
         )
 
 
-def test_expired_challenges_are_purged(any_registry: Registry, ada: str, clock: FixedClock) -> None:
+def test_expired_challenges_are_purged(
+    any_registry: Registry, ada: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ssar.signin import passkeys
     from ssar.store.tables import WebAuthnChallengeRow
+
+    monkeypatch.setattr(passkeys, "PURGE_ONE_IN", 1)  # sweep on this call (1 in 100 in service)
 
     any_registry.signin.passkey_signin_options(username=None, binding_token=BROWSER)
     clock.advance(timedelta(hours=2))
