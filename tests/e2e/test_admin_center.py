@@ -25,6 +25,7 @@ from tests.e2e.test_recovery_story import (
     _cli,
     _face_check_passes,
     _methods,
+    _tap_to_passkey,
 )
 from tests.support.faces import portrait_data_uri
 from tests.support.issuer import IdentityIssuer, holder_from
@@ -71,24 +72,6 @@ def _seed(registry: Registry, env: dict[str, str], tmp_path: Path) -> IdentityIs
     return issuer
 
 
-def _register_passkey_with_tap(page: object, base: str, username: str, tap: str) -> None:
-    from playwright.sync_api import Page, expect
-
-    assert isinstance(page, Page)
-    page.goto(f"{base}/signin")
-    page.get_by_label("Username").fill(username)
-    page.get_by_role("button", name="Next").click()
-    page.get_by_role("textbox", name="Temporary Access Pass").fill(tap)
-    page.get_by_role("button", name="Sign in with pass").click()
-    page.wait_for_url(f"{base}/security-info/passkey")
-    page.get_by_label("Name this passkey").fill("Admin laptop")
-    page.get_by_role("button", name="Create a passkey").click()
-    page.wait_for_url(f"{base}/security-info?added=passkey")
-    expect(page.locator(".method-label", has_text="Admin laptop")).to_be_visible()
-    page.get_by_role("button", name="Sign out").click()
-    page.wait_for_url(f"{base}/signin?signed_out=true")
-
-
 def test_admin_center_story(camera_chromium: object, tmp_path: Path, artifacts: Path) -> None:
     from playwright.sync_api import Browser, Page, expect
 
@@ -120,7 +103,7 @@ def test_admin_center_story(camera_chromium: object, tmp_path: Path, artifacts: 
 
             # the admin: a TAP from the CLI, a passkey, then the admin center
             tap = str(_cli(env, "tap", "issue", ADMIN)["tap"])
-            _register_passkey_with_tap(page, base, ADMIN, tap)
+            _tap_to_passkey(page, base, tap, "Admin laptop", username=ADMIN)
             page.goto(f"{base}/admin")
             page.wait_for_url(f"{base}/admin/signin")
             shot(page, "00-signin")

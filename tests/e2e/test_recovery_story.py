@@ -204,12 +204,15 @@ def _face_check_passes(page: object, registry: Registry, url: str) -> None:
     raise AssertionError(f"no {url} after 90 s")
 
 
-def _tap_to_passkey(page: object, base: str, tap: str, label: str) -> None:
+def _tap_to_passkey(
+    page: object, base: str, tap: str, label: str, *, username: str = USERNAME
+) -> None:
+    """Sign in with a TAP, register a passkey named ``label``, sign out."""
     from playwright.sync_api import Page, expect
 
     assert isinstance(page, Page)
     page.goto(f"{base}/signin")
-    page.get_by_label("Username").fill(USERNAME)
+    page.get_by_label("Username").fill(username)
     page.get_by_role("button", name="Next").click()
     page.get_by_role("textbox", name="Temporary Access Pass").fill(tap)
     page.get_by_role("button", name="Sign in with pass").click()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -20,10 +21,12 @@ from ssar.cli.common import (
     reporting_errors,
 )
 from ssar.directory.models import Group, ImportResult, User
+from ssar.directory.service import ProgressCallback
 
 users_app = typer.Typer(help="Directory users.", no_args_is_help=True)
 groups_app = typer.Typer(help="Directory groups (nested).", no_args_is_help=True)
 ACTOR = "cli"
+_T = TypeVar("_T")
 
 
 def user_document(user: User) -> dict[str, Any]:
@@ -152,23 +155,11 @@ def import_users(
     """
     with reporting_errors(as_json):
         directory = open_registry().directory
-        if sys.stdout.isatty() and not as_json:
-            with Progress(
-                TextColumn("Importing"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-            ) as progress:
-                task = progress.add_task("import", total=None)
-
-                def report(done: int, total: int) -> None:
-                    progress.update(task, completed=done, total=total)
-
-                result = directory.import_users_csv(file, actor=ACTOR, progress=report)
-        else:
-            result = directory.import_users_csv(file, actor=ACTOR)
+        result = _with_progress(
+            "Importing",
+            lambda report: directory.import_users_csv(file, actor=ACTOR, progress=report),
+            show=not as_json,
+        )
     _print_import(result, as_json)
     if result.rejected:
         raise typer.Exit(EXIT_NEGATIVE)
@@ -276,23 +267,11 @@ def import_groups(
     """
     with reporting_errors(as_json):
         directory = open_registry().directory
-        if sys.stdout.isatty() and not as_json:
-            with Progress(
-                TextColumn("Importing groups"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-            ) as progress:
-                task = progress.add_task("import", total=None)
-
-                def report(done: int, total: int) -> None:
-                    progress.update(task, completed=done, total=total)
-
-                result = directory.import_groups_csv(file, actor=ACTOR, progress=report)
-        else:
-            result = directory.import_groups_csv(file, actor=ACTOR)
+        result = _with_progress(
+            "Importing groups",
+            lambda report: directory.import_groups_csv(file, actor=ACTOR, progress=report),
+            show=not as_json,
+        )
     if as_json:
         print_json(
             {
@@ -368,3 +347,23 @@ def list_groups(as_json: JsonOption = False) -> None:
     for g in page.groups:
         table.add_row(g.name, ", ".join(g.parents), g.id)
     console.print(table)
+
+
+def _with_progress(label: str, run: Callable[[ProgressCallback | None], _T], *, show: bool) -> _T:
+    """``run(progress)`` with a progress bar on a terminal (``None`` elsewhere or with --json)."""
+    if not (show and sys.stdout.isatty()):
+        return run(None)
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("import", total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return run(report)
