@@ -34,6 +34,24 @@ from tests.support.server import free_port, running_server, server_env
 pytestmark = pytest.mark.e2e
 
 ADMIN = "rita.admin"
+#: the outermost elements that stick out past the right edge of the viewport (to name the culprit)
+WIDEST = """() => {
+  const clipped = (el) => {
+    for (let p = el.parentElement; p; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX;
+      if (o === "auto" || o === "scroll" || o === "hidden") return true;
+    }
+    return false;
+  };
+  const out = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const r = el.getBoundingClientRect();
+    if (r.right > window.innerWidth + 1 && !clipped(el)) {
+      out.push(el.tagName.toLowerCase() + "." + String(el.className).split(" ").join(".") + " " + Math.round(r.right));
+    }
+  }
+  return out.slice(0, 6);
+}"""
 
 
 def _seed(registry: Registry, env: dict[str, str], tmp_path: Path) -> IdentityIssuer:
@@ -257,5 +275,25 @@ def _story_steps(
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{base}/admin/reports")
     shot(page, "17-reports-phone")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+    wide = {}
+    for path in (
+        "/admin",
+        "/admin/reports",
+        "/admin/users",
+        "/admin/groups",
+        "/admin/profiles",
+        "/admin/profiles/new",
+        "/admin/providers",
+        "/admin/trust",
+        "/admin/tap-policy",
+        "/admin/estimator",
+        "/admin/audit",
+        "/admin/settings",
+        "/admin/setup",
+    ):
+        page.goto(f"{base}{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 390:
+            wide[path] = (width, page.evaluate(WIDEST))
+            shot(page, "phone" + path.replace("/", "-"))
+    assert wide == {}, f"pages that scroll sideways on a phone: {wide}"
