@@ -9,6 +9,8 @@ from starlette.testclient import TestClient
 from ssar.registry import Registry
 from ssar.web.app import create_app
 
+#: inline script, style attributes or event handlers: none may appear on a page (R31)
+INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.IGNORECASE)
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
 
 

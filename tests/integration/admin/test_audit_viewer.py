@@ -21,9 +21,7 @@ from ssar.registry import Registry
 from ssar.store.tables import AuditEventRow
 from tests.support.admin import admin_browser
 from tests.support.users import add_user
-from tests.support.web import page_client
-
-INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.IGNORECASE)
+from tests.support.web import INLINE, page_client
 
 
 def seed(registry: Registry, events: list[tuple[str, str, str | None, int]]) -> None:

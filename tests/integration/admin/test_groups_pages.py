@@ -6,8 +6,8 @@ import re
 
 from ssar.registry import Registry
 from tests.support.admin import admin_browser
+from tests.support.web import INLINE
 
-INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.IGNORECASE)
 GROUP_LINK = re.compile(r'<a href="/admin/groups/[^"]+"><strong>([^<]+)</strong></a>')
 
 

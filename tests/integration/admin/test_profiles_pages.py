@@ -13,8 +13,7 @@ from ssar.registry import Registry
 from ssar.store.tables import AuditEventRow
 from tests.support.admin import AdminBrowser, admin_browser
 from tests.support.users import add_user
-
-INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.IGNORECASE)
+from tests.support.web import INLINE
 
 
 def _directory(registry: Registry) -> None:

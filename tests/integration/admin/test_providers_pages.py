@@ -18,8 +18,8 @@ from cryptography.x509.oid import NameOID
 from ssar.registry import Registry
 from tests.support.admin import AdminBrowser, admin_browser
 from tests.support.oidc_op import CLIENT_ID, ISSUER, FakeOpenIdProvider
+from tests.support.web import INLINE
 
-INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.IGNORECASE)
 SECRET = "s3cr3t-never-shown"
 
 

@@ -16,8 +16,7 @@ from ssar.registry import Registry
 from ssar.store.tables import RecoveryFlowRow
 from tests.integration.recovery.conftest import Harness, harness  # noqa: F401 (fixture)
 from tests.support.admin import admin_browser
-
-INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.IGNORECASE)
+from tests.support.web import INLINE
 
 #: how each kind of seeded flow ends: its state, reason and the checks it recorded
 KINDS = (

@@ -10,8 +10,8 @@ from ssar.registry import Registry
 from ssar.store.tables import AuditEventRow
 from tests.support.admin import admin_browser
 from tests.support.users import add_user
+from tests.support.web import INLINE
 
-INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.IGNORECASE)
 POLICY = {
     "length": "20",
     "lifetime_minutes": "30",

@@ -11,8 +11,7 @@ from sqlalchemy import select
 from ssar.registry import Registry
 from ssar.store.tables import AuditEventRow
 from tests.support.admin import AdminBrowser, admin_browser
-
-INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.IGNORECASE)
+from tests.support.web import INLINE
 
 CSV = (
     "username,given_name,family_name,email,groups\n"

@@ -25,11 +25,11 @@ from ssar.profiles.models import Profile
 from ssar.registry import Registry
 from ssar.store.tables import AuditEventRow
 from tests.support.admin import AdminBrowser, admin_browser
+from tests.support.web import INLINE
 from tests.unit.admin.test_trust import certificate
 from tests.unit.credentials.factory import NOW, Issuer, Key, present
 from tests.unit.credentials.mdoc_support import MdocIssuer, make_pki
 
-INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.IGNORECASE)
 FIRST_ISS = "https://first-issuer.example"
 NEW_ISS = "https://new-issuer.example"
 

@@ -13,9 +13,8 @@ from ssar.signin.tap import hash_tap
 from ssar.store.tables import AuditEventRow, AuthMethodRow, OutboxRow, SessionRow, UserRow
 from tests.support.admin import admin_browser, passkey_session
 from tests.support.users import add_user
-from tests.support.web import page_client
+from tests.support.web import INLINE, page_client
 
-INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.IGNORECASE)
 USERNAME = re.compile(r'<code class="username">([^<]+)</code>')
 TAP_SHOWN = re.compile(r'<code id="tap">([1-9A-HJ-NP-Za-km-z]+)</code>')
 

@@ -15,7 +15,7 @@ from ssar.store.tables import SessionRow
 from tests.conftest import make_settings
 from tests.support.soft_authenticator import SoftAuthenticator
 from tests.support.users import add_user
-from tests.support.web import csrf_of, page_client, signin_with_tap
+from tests.support.web import INLINE, csrf_of, page_client, signin_with_tap
 
 
 @pytest.fixture
@@ -228,9 +228,6 @@ def test_passkey_pages_register_and_sign_in_over_http(registry: Registry) -> Non
         )
         assert response.json() == {"redirect": "/security-info"}
         assert client.get("/security-info").status_code == 200
-
-
-INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.IGNORECASE)
 
 
 def test_R31_pages_have_no_inline_script_style_or_handlers(registry: Registry) -> None:
